@@ -1,0 +1,115 @@
+import { z } from "zod";
+
+// Every setting the app reads, validated once. Absent parts fall back to embedded defaults
+// (started by scripts/start.ts), which then fills in the variables below before the app loads.
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const intFromString = (fallback: number, opts: { min: number; max?: number }) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < opts.min || (opts.max !== undefined && n > opts.max)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be an integer${opts.max !== undefined ? ` between ${opts.min} and ${opts.max}` : ` ≥ ${opts.min}`}`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address");
+const hexPrivateKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+const usdcDecimal = z.string().regex(/^\d+(\.\d{1,6})?$/, "must be a USDC amount like 1 or 0.50");
+
+const ZEnv = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
+    PORT: intFromString(3000, { min: 0, max: 65535 }),
+    DATA_DIR: z.string().default(".data"),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL"),
+
+    CHAIN_RPC_URL: z.string().url(),
+    CHAIN_ID: intFromString(31337, { min: 1 }),
+    USDC_ADDRESS: hexAddress,
+    OPS_PRIVATE_KEY: hexPrivateKey,
+    TREASURY_ADDRESS: hexAddress,
+    CONFIRMATIONS: intFromString(12, { min: 0, max: 1000 }),
+
+    MIN_TASK_AMOUNT: usdcDecimal.default("1"),
+    PLATFORM_FEE_BPS: intFromString(2000, { min: 0, max: 5000 }),
+
+    ORACLE_BASE_URL: optionalString.pipe(z.string().url().optional()),
+    ORACLE_MODEL: optionalString,
+    ORACLE_API_KEY: optionalString,
+    ORACLE_TIMEOUT_SECONDS: intFromString(120, { min: 1, max: 3600 }),
+
+    ADMIN_AGENT_IDS: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)),
+
+    // Local chains only: the key that mints test USDC for POST /api/v1/dev/faucet.
+    FAUCET_PRIVATE_KEY: optionalString.pipe(hexPrivateKey.optional()),
+
+    INNGEST_EVENT_KEY: optionalString,
+    INNGEST_SIGNING_KEY: optionalString,
+    INNGEST_BASE_URL: optionalString,
+
+    // Set by scripts/start.ts: which parts it started itself ("postgres,chain").
+    EMBEDDED_PARTS: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)),
+    DEV_MODE: z
+      .string()
+      .optional()
+      .transform((v) => v === "true" || v === "1"),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .transform((e) => ({
+    ...e,
+    devMode: e.DEV_MODE || e.EMBEDDED_PARTS.length > 0,
+    chainEmbedded: e.EMBEDDED_PARTS.includes("chain"),
+    oracleMode: (e.ORACLE_BASE_URL && e.ORACLE_MODEL ? "llm" : "manual") as "llm" | "manual",
+    inngestEnabled: Boolean(e.INNGEST_EVENT_KEY && e.INNGEST_SIGNING_KEY) || Boolean(e.INNGEST_BASE_URL),
+  }));
+
+export type Env = z.output<typeof ZEnv>;
+
+export class EnvError extends Error {}
+
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = ZEnv.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const name = i.path.join(".") || "(environment)";
+      const message = i.code === "invalid_type" && source[name] === undefined ? "is required" : i.message;
+      return `  ${name} ${message}`;
+    });
+    throw new EnvError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
+
+const globalForEnv = globalThis as unknown as { __agentMarketEnv?: Env };
+
+/** The validated configuration, read from process.env on first use. */
+export function getEnv(): Env {
+  globalForEnv.__agentMarketEnv ??= parseEnv(process.env);
+  return globalForEnv.__agentMarketEnv;
+}
+
+/** Tests and the start script change process.env, then call this so the next read sees it. */
+export function resetEnv(): void {
+  globalForEnv.__agentMarketEnv = undefined;
+}

@@ -1,0 +1,211 @@
+import { z } from "zod";
+import type { Agent, ApiKey, Job, JobParticipant, Submission, Transfer } from "~/generated/prisma/client";
+import { formatUsdc } from "~/server/money";
+import { effectiveStatus } from "~/server/services/jobs/job-state";
+import { completionRate } from "~/server/services/agents/get-agent";
+import type { Actor } from "./trpc";
+
+// The REST/tRPC wire format: snake_case, USDC as decimal strings, times as ISO strings.
+// The one place where database rows become what clients see.
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+const usdc = z.string().meta({ description: "USDC amount as a decimal string", example: "5.25" });
+
+export const ZAgentDto = z
+  .object({
+    agent_id: z.string(),
+    name: z.string(),
+    wallet_address: z.string().nullable(),
+    reputation: z.number(),
+    completion_rate: z.number(),
+    jobs_claimed: z.number().int(),
+    jobs_completed: z.number().int(),
+    total_earned: usdc,
+    created_at: z.string(),
+  })
+  .meta({ id: "Agent" });
+
+export function toAgentDto(agent: Agent): z.infer<typeof ZAgentDto> {
+  return {
+    agent_id: agent.id,
+    name: agent.name,
+    wallet_address: agent.walletAddress,
+    reputation: agent.reputation,
+    completion_rate: completionRate(agent),
+    jobs_claimed: agent.jobsClaimed,
+    jobs_completed: agent.jobsCompleted,
+    total_earned: formatUsdc(agent.totalEarned),
+    created_at: agent.createdAt.toISOString(),
+  };
+}
+
+export const ZApiKeyDto = z
+  .object({ key_id: z.string(), prefix: z.string(), created_at: z.string(), last_used_at: z.string().nullable(), revoked_at: z.string().nullable() })
+  .meta({ id: "ApiKey" });
+
+export function toApiKeyDto(key: ApiKey): z.infer<typeof ZApiKeyDto> {
+  return { key_id: key.id, prefix: key.prefix, created_at: key.createdAt.toISOString(), last_used_at: iso(key.lastUsedAt), revoked_at: iso(key.revokedAt) };
+}
+
+export const ZJobStatus = z.enum(["open", "funded", "resolved", "expired", "cancelled"]);
+
+export const ZTransferDto = z
+  .object({
+    transfer_id: z.string(),
+    kind: z.enum(["payout", "fee", "refund"]),
+    agent_id: z.string().nullable(),
+    to_address: z.string().nullable(),
+    amount: usdc,
+    status: z.enum(["pending", "sent", "success", "failed", "skipped"]),
+    tx_hash: z.string().nullable(),
+    error: z.string().nullable(),
+    created_at: z.string(),
+    confirmed_at: z.string().nullable(),
+  })
+  .meta({ id: "Transfer" });
+
+export function toTransferDto(t: Transfer): z.infer<typeof ZTransferDto> {
+  return {
+    transfer_id: t.id,
+    kind: t.kind,
+    agent_id: t.agentId,
+    to_address: t.toAddress,
+    amount: formatUsdc(t.amount),
+    status: t.status,
+    tx_hash: t.txHash,
+    error: t.error,
+    created_at: t.createdAt.toISOString(),
+    confirmed_at: iso(t.confirmedAt),
+  };
+}
+
+export const ZJobDto = z
+  .object({
+    task_id: z.string(),
+    title: z.string(),
+    description: z.string(),
+    rubric: z.string(),
+    artifact_type: z.string(),
+    output_schema: z.record(z.string(), z.unknown()).nullable(),
+    price: usdc,
+    price_base_units: z.string(),
+    fee_bps: z.number().int(),
+    buyer_id: z.string(),
+    status: ZJobStatus,
+    expiry: z.number().int().meta({ description: "unix seconds" }),
+    max_submissions: z.number().int().nullable(),
+    max_retries: z.number().int().nullable(),
+    min_reputation: z.number(),
+    deposit_tx_hash: z.string().nullable(),
+    deposit_amount: usdc.nullable(),
+    participants: z.array(z.object({ worker_id: z.string(), claimed_at: z.string() })),
+    submission_count: z.number().int(),
+    winner_id: z.string().nullable(),
+    result_data: z.string().nullable(),
+    payout_tx_hash: z.string().nullable(),
+    fee_tx_hash: z.string().nullable(),
+    refund_tx_hash: z.string().nullable(),
+    payout_status: z.string().nullable(),
+    refund_status: z.string().nullable(),
+    transfers: z.array(ZTransferDto).optional(),
+    created_at: z.string(),
+    funded_at: z.string().nullable(),
+    resolved_at: z.string().nullable(),
+  })
+  .meta({ id: "Job" });
+
+type JobWithRelations = Job & {
+  participants?: Pick<JobParticipant, "workerId" | "claimedAt">[];
+  transfers?: Transfer[];
+  _count?: { submissions: number };
+};
+
+export function toJobDto(job: JobWithRelations): z.infer<typeof ZJobDto> {
+  const byKind = (kind: Transfer["kind"]) => job.transfers?.find((t) => t.kind === kind);
+  const payout = byKind("payout");
+  const fee = byKind("fee");
+  const refund = byKind("refund");
+  return {
+    task_id: job.id,
+    title: job.title,
+    description: job.description,
+    rubric: job.rubric,
+    artifact_type: job.artifactType,
+    output_schema: (job.outputSchema as Record<string, unknown> | null) ?? null,
+    price: formatUsdc(job.price),
+    price_base_units: job.price.toString(),
+    fee_bps: job.feeBps,
+    buyer_id: job.buyerId,
+    status: effectiveStatus(job),
+    expiry: Math.floor(job.expiry.getTime() / 1000),
+    max_submissions: job.maxSubmissions,
+    max_retries: job.maxRetries,
+    min_reputation: job.minReputation,
+    deposit_tx_hash: job.depositTxHash,
+    deposit_amount: job.depositAmount === null ? null : formatUsdc(job.depositAmount),
+    participants: (job.participants ?? []).map((p) => ({ worker_id: p.workerId, claimed_at: p.claimedAt.toISOString() })),
+    submission_count: job._count?.submissions ?? 0,
+    winner_id: job.winnerId,
+    result_data: job.resultData,
+    payout_tx_hash: payout?.txHash ?? null,
+    fee_tx_hash: fee?.txHash ?? null,
+    refund_tx_hash: refund?.txHash ?? null,
+    payout_status: payout?.status ?? null,
+    refund_status: refund?.status ?? null,
+    ...(job.transfers ? { transfers: job.transfers.map(toTransferDto) } : {}),
+    created_at: job.createdAt.toISOString(),
+    funded_at: iso(job.fundedAt),
+    resolved_at: iso(job.resolvedAt),
+  };
+}
+
+export const ZOracleStepDto = z.object({
+  name: z.string(),
+  passed: z.boolean(),
+  detail: z.string().optional(),
+  score: z.number().optional(),
+});
+
+export const ZSubmissionDto = z
+  .object({
+    submission_id: z.string(),
+    task_id: z.string(),
+    worker_id: z.string(),
+    attempt: z.number().int(),
+    status: z.enum(["judging", "passed", "failed"]),
+    content: z.string().nullable().meta({ description: "null unless you are the worker, the buyer or an admin" }),
+    oracle_mode: z.string(),
+    oracle_score: z.number().nullable(),
+    oracle_reason: z.string().nullable(),
+    oracle_steps: z.array(ZOracleStepDto).meta({ description: "step details only for the worker, the buyer and admins" }),
+    judged_by: z.string().nullable(),
+    created_at: z.string(),
+    judged_at: z.string().nullable(),
+  })
+  .meta({ id: "Submission" });
+
+/** Who may see a submission's content and the oracle's reasoning: its worker, the buyer, admins. */
+export function canSeeSubmissionDetail(actor: Actor, submission: Pick<Submission, "workerId">, buyerId: string): boolean {
+  return actor.kind === "agent" && (actor.isAdmin || actor.agentId === submission.workerId || actor.agentId === buyerId);
+}
+
+export function toSubmissionDto(s: Submission, showDetail: boolean): z.infer<typeof ZSubmissionDto> {
+  const steps = (Array.isArray(s.oracleSteps) ? s.oracleSteps : []) as { name: string; passed: boolean; detail?: string; score?: number }[];
+  return {
+    submission_id: s.id,
+    task_id: s.jobId,
+    worker_id: s.workerId,
+    attempt: s.attempt,
+    status: s.status,
+    content: showDetail ? s.content : null,
+    oracle_mode: s.oracleMode,
+    oracle_score: s.oracleScore,
+    oracle_reason: s.oracleReason,
+    oracle_steps: steps.map((step) =>
+      showDetail ? { name: step.name, passed: step.passed, detail: step.detail, ...(step.score !== undefined ? { score: step.score } : {}) } : { name: step.name, passed: step.passed },
+    ),
+    judged_by: s.judgedBy,
+    created_at: s.createdAt.toISOString(),
+    judged_at: iso(s.judgedAt),
+  };
+}

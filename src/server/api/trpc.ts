@@ -1,0 +1,104 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { OpenApiMeta } from "trpc-to-openapi";
+import { getEnv, type Env } from "~/env";
+import { getDb, type Db } from "~/server/db";
+import { AppError, toAppError } from "~/server/errors";
+import { authenticateApiKey } from "~/server/services/agents/authenticate-api-key";
+
+export type Actor =
+  | { kind: "agent"; agentId: string; apiKeyId: string; isAdmin: boolean }
+  | { kind: "anonymous" };
+
+export interface Context {
+  db: Db;
+  env: Env;
+  actor: Actor;
+  /** Set when a credential was sent but is not valid: every procedure then answers 401. */
+  authFailure?: string;
+  requestId: string;
+}
+
+function bearerToken(headers: Headers): string | null | undefined {
+  const value = headers.get("authorization");
+  if (!value) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  return match ? match[1]! : null;
+}
+
+/** One place turns a request's credentials into the acting identity (both doors use it). */
+export async function createContext(opts: { headers: Headers; requestId?: string }): Promise<Context> {
+  const env = getEnv();
+  const db = getDb();
+  const requestId = opts.requestId ?? crypto.randomUUID();
+  const token = bearerToken(opts.headers);
+  if (token === undefined) return { db, env, actor: { kind: "anonymous" }, requestId };
+  if (token === null) {
+    return { db, env, actor: { kind: "anonymous" }, authFailure: "Authorization header must be 'Bearer <api_key>'", requestId };
+  }
+  const key = await authenticateApiKey({ db, token });
+  if (!key) return { db, env, actor: { kind: "anonymous" }, authFailure: "API key is not valid or has been revoked", requestId };
+  return {
+    db,
+    env,
+    actor: { kind: "agent", agentId: key.agentId, apiKeyId: key.id, isAdmin: env.ADMIN_AGENT_IDS.includes(key.agentId) },
+    requestId,
+  };
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<OpenApiMeta<{ successStatus?: number }>>()
+  .create({
+    errorFormatter({ shape, error }) {
+      const app = toAppError(error, error.code);
+      return {
+        ...shape,
+        message: app.message,
+        data: { code: shape.data.code, httpStatus: app.httpStatus, path: shape.data.path, appCode: app.code, details: app.details ?? null },
+        error: { code: app.code, message: app.message, details: app.details ?? null },
+      };
+    },
+  });
+
+export const createCallerFactory = t.createCallerFactory;
+export const router = t.router;
+
+/** AppErrors thrown by services become TRPCErrors with the code from the one error table. */
+const appErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (cause instanceof AppError) {
+      throw new TRPCError({ code: cause.trpcCode, message: cause.message, cause });
+    }
+  }
+  return result;
+});
+
+const rejectBadCredentials = t.middleware(({ ctx, next }) => {
+  if (ctx.authFailure) throw new AppError("UNAUTHORIZED", ctx.authFailure);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(appErrors).use(rejectBadCredentials);
+
+export const agentProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.actor.kind !== "agent") {
+    throw new AppError("UNAUTHORIZED", "This operation needs an API key: send 'Authorization: Bearer <api_key>'");
+  }
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+});
+
+export const adminProcedure = agentProcedure.use(({ ctx, next }) => {
+  if (!ctx.actor.isAdmin) throw new AppError("FORBIDDEN", "Only an admin may do this");
+  return next();
+});
+
+export type AgentActor = Extract<Actor, { kind: "agent" }>;
+
+/** When a body names the acting agent (seed compatibility), it must be the key's agent. */
+export function assertActsAs(actor: AgentActor, field: string, claimed: string | undefined): void {
+  if (claimed !== undefined && claimed !== actor.agentId) {
+    throw new AppError("FORBIDDEN", `${field} '${claimed}' is not the agent this API key belongs to`, { field });
+  }
+}

@@ -1,0 +1,141 @@
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+
+// One table: stable application code -> tRPC code -> HTTP status. The tRPC error formatter
+// and the REST adapter both read it; nothing maps errors by message text.
+const ERROR_TABLE = {
+  BAD_REQUEST: ["BAD_REQUEST", 400],
+  VALIDATION_FAILED: ["BAD_REQUEST", 400],
+  PRICE_TOO_LOW: ["BAD_REQUEST", 400],
+  EXPIRY_IN_PAST: ["BAD_REQUEST", 400],
+  INVALID_WALLET: ["BAD_REQUEST", 400],
+  CONTENT_TOO_LARGE: ["BAD_REQUEST", 400],
+  DEPOSIT_NOT_FOUND: ["BAD_REQUEST", 400],
+  DEPOSIT_FAILED: ["BAD_REQUEST", 400],
+  DEPOSIT_TOO_SMALL: ["BAD_REQUEST", 400],
+  DEPOSIT_UNCONFIRMED: ["BAD_REQUEST", 400],
+  UNAUTHORIZED: ["UNAUTHORIZED", 401],
+  FORBIDDEN: ["FORBIDDEN", 403],
+  NOT_THE_BUYER: ["FORBIDDEN", 403],
+  SELF_CLAIM: ["FORBIDDEN", 403],
+  REPUTATION_TOO_LOW: ["FORBIDDEN", 403],
+  NOT_A_PARTICIPANT: ["FORBIDDEN", 403],
+  NOT_FOUND: ["NOT_FOUND", 404],
+  AGENT_NOT_FOUND: ["NOT_FOUND", 404],
+  JOB_NOT_FOUND: ["NOT_FOUND", 404],
+  SUBMISSION_NOT_FOUND: ["NOT_FOUND", 404],
+  API_KEY_NOT_FOUND: ["NOT_FOUND", 404],
+  CONFLICT: ["CONFLICT", 409],
+  AGENT_EXISTS: ["CONFLICT", 409],
+  JOB_NOT_OPEN: ["CONFLICT", 409],
+  JOB_NOT_FUNDED: ["CONFLICT", 409],
+  JOB_NOT_REFUNDABLE: ["CONFLICT", 409],
+  JOB_EXPIRED: ["CONFLICT", 409],
+  ALREADY_CLAIMED: ["CONFLICT", 409],
+  DEPOSIT_ALREADY_USED: ["CONFLICT", 409],
+  JUDGING_IN_PROGRESS: ["CONFLICT", 409],
+  SUBMISSION_LIMIT_REACHED: ["CONFLICT", 409],
+  RETRY_LIMIT_REACHED: ["CONFLICT", 409],
+  SUBMISSION_ALREADY_JUDGED: ["CONFLICT", 409],
+  ALREADY_REFUNDED: ["CONFLICT", 409],
+  PAYLOAD_TOO_LARGE: ["PAYLOAD_TOO_LARGE", 413],
+  UNSUPPORTED_MEDIA_TYPE: ["UNSUPPORTED_MEDIA_TYPE", 415],
+  RATE_LIMITED: ["TOO_MANY_REQUESTS", 429],
+  INTERNAL: ["INTERNAL_SERVER_ERROR", 500],
+  CHAIN_UNAVAILABLE: ["SERVICE_UNAVAILABLE", 503],
+  NOT_IN_DEV_MODE: ["NOT_FOUND", 404],
+} as const satisfies Record<string, readonly [TRPC_ERROR_CODE_KEY, number]>;
+
+export type AppErrorCode = keyof typeof ERROR_TABLE;
+
+export class AppError extends Error {
+  readonly code: AppErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: AppErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get trpcCode(): TRPC_ERROR_CODE_KEY {
+    return ERROR_TABLE[this.code][0];
+  }
+
+  get httpStatus(): number {
+    return ERROR_TABLE[this.code][1];
+  }
+}
+
+export function httpStatusOf(code: AppErrorCode): number {
+  return ERROR_TABLE[code][1];
+}
+
+export function trpcCodeOf(code: AppErrorCode): TRPC_ERROR_CODE_KEY {
+  return ERROR_TABLE[code][0];
+}
+
+const TRPC_TO_APP: Partial<Record<TRPC_ERROR_CODE_KEY, AppErrorCode>> = {
+  BAD_REQUEST: "BAD_REQUEST",
+  PARSE_ERROR: "BAD_REQUEST",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  FORBIDDEN: "FORBIDDEN",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  TOO_MANY_REQUESTS: "RATE_LIMITED",
+};
+
+interface ZodLikeIssue {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+}
+
+/** A field-naming message for each validation issue: "price: must be at least 1". */
+export function describeIssues(issues: ZodLikeIssue[]): { message: string; fields: Record<string, string> } {
+  const fields: Record<string, string> = {};
+  for (const issue of issues) {
+    const field = issue.path.map(String).join(".") || "body";
+    fields[field] ??= issue.message;
+  }
+  const message = Object.entries(fields)
+    .map(([field, msg]) => `${field}: ${msg}`)
+    .join("; ");
+  return { message: message || "Invalid input", fields };
+}
+
+function isZodError(e: unknown): e is { issues: ZodLikeIssue[]; name: string } {
+  return typeof e === "object" && e !== null && (e as { name?: string }).name === "ZodError" && Array.isArray((e as { issues?: unknown }).issues);
+}
+
+function prismaCode(e: unknown): string | undefined {
+  if (typeof e === "object" && e !== null && "code" in e && typeof (e as { code: unknown }).code === "string") {
+    const code = (e as { code: string }).code;
+    return /^P\d{4}$/.test(code) ? code : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Turn anything thrown inside a procedure into an AppError. Unknown errors become INTERNAL
+ * with a generic message; the original is logged by the caller, never sent to the client.
+ */
+export function toAppError(error: unknown, trpcCode?: TRPC_ERROR_CODE_KEY): AppError {
+  if (error instanceof AppError) return error;
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof AppError) return cause;
+  if (isZodError(cause) || isZodError(error)) {
+    const zerr = isZodError(cause) ? cause : (error as unknown as { issues: ZodLikeIssue[] });
+    const { message, fields } = describeIssues(zerr.issues);
+    return new AppError("VALIDATION_FAILED", message, { fields });
+  }
+  const pcode = prismaCode(cause) ?? prismaCode(error);
+  if (pcode === "P2025") return new AppError("NOT_FOUND", "Not found");
+  if (pcode === "P2002") return new AppError("CONFLICT", "Already exists");
+  if (trpcCode && TRPC_TO_APP[trpcCode]) {
+    return new AppError(TRPC_TO_APP[trpcCode]!, (error as Error).message || trpcCode);
+  }
+  return new AppError("INTERNAL", "Internal error");
+}

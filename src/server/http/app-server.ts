@@ -1,0 +1,66 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { handleRestRequest, handleTrpcRequest, REST_PREFIX, TRPC_PREFIX } from "./handlers";
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type NodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  if (req.method === "GET" || req.method === "HEAD") return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw Object.assign(new Error("body too large"), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function toFetchRequest(req: IncomingMessage): Promise<Request> {
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  const body = await readBody(req);
+  return new Request(`http://${req.headers.host ?? "127.0.0.1"}${req.url ?? "/"}`, { method: req.method, headers, body: body && body.length > 0 ? new Uint8Array(body) : undefined });
+}
+
+async function sendFetchResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
+  res.writeHead(response.status, headers);
+  res.end(Buffer.from(await response.arrayBuffer()));
+}
+
+/**
+ * The process's HTTP server: the API doors are served directly (no page router in the way),
+ * everything else goes to Next when a page handler is given. Tests use it without Next.
+ */
+export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } = {}): http.Server {
+  return http.createServer(async (req, res) => {
+    try {
+      const path = (req.url ?? "/").split("?")[0]!;
+      if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await sendFetchResponse(res, await handleRestRequest(await toFetchRequest(req)));
+      if (path.startsWith(`${TRPC_PREFIX}/`)) return await sendFetchResponse(res, await handleTrpcRequest(await toFetchRequest(req)));
+      if (pageHandler) return await pageHandler(req, res);
+      res.writeHead(404, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${path}`, details: null } }));
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 500;
+      if (status === 500) console.error(JSON.stringify({ level: "error", msg: "request failed", error: String(err) }));
+      if (!res.headersSent) res.writeHead(status, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "INTERNAL", message: status === 413 ? "Request body too large" : "Internal error", details: null } }));
+    }
+  });
+}
+
+export function listen(server: http.Server, port: number, host = "0.0.0.0"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : port);
+    });
+  });
+}

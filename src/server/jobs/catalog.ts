@@ -1,0 +1,23 @@
+import { z } from "zod";
+
+// Names and payloads of every background function. Services enqueue through this catalogue
+// (via ./client); only the runners load the handlers, so services never import a handler.
+export const backgroundFunctions = {
+  evaluateSubmission: {
+    name: "oracle/evaluate-submission",
+    payload: z.object({ submissionId: z.string().uuid() }),
+  },
+  sendTransfer: {
+    name: "payouts/send-transfer",
+    payload: z.object({ transferId: z.string().uuid() }),
+  },
+  sweep: {
+    name: "maintenance/sweep",
+    payload: z.object({}),
+    // Expires due jobs, re-enqueues stuck submissions and unsent transfers.
+    cron: "* * * * *",
+  },
+} as const;
+
+export type BackgroundFunctionKey = keyof typeof backgroundFunctions;
+export type BackgroundPayload<K extends BackgroundFunctionKey> = z.infer<(typeof backgroundFunctions)[K]["payload"]>;

@@ -1,0 +1,47 @@
+import { backgroundFunctions, type BackgroundFunctionKey, type BackgroundPayload } from "./catalog";
+
+/** Where enqueued work goes: pg-boss (default) or Inngest. Set by whichever runner started. */
+export interface Dispatcher {
+  send(name: string, payload: unknown, opts: { singletonKey?: string }): Promise<void>;
+}
+
+const globalForJobs = globalThis as unknown as { __agentMarketDispatcher?: Dispatcher; __agentMarketDispatcherFactory?: () => Promise<Dispatcher> };
+
+export function setDispatcher(dispatcher: Dispatcher | undefined): void {
+  globalForJobs.__agentMarketDispatcher = dispatcher;
+}
+
+/** Lets a process that runs no workers (e.g. a serverless route) still enqueue. */
+export function setDispatcherFactory(factory: () => Promise<Dispatcher>): void {
+  globalForJobs.__agentMarketDispatcherFactory = factory;
+}
+
+async function getDispatcher(): Promise<Dispatcher> {
+  if (globalForJobs.__agentMarketDispatcher) return globalForJobs.__agentMarketDispatcher;
+  const factory = globalForJobs.__agentMarketDispatcherFactory;
+  if (!factory) throw new Error("No background runner is configured in this process");
+  globalForJobs.__agentMarketDispatcher = await factory();
+  return globalForJobs.__agentMarketDispatcher;
+}
+
+/**
+ * Queue a background function. Callers enqueue after their transaction commits; if this
+ * fails, the periodic sweep finds the work from the database rows and enqueues it again.
+ */
+export async function enqueue<K extends BackgroundFunctionKey>(
+  key: K,
+  payload: BackgroundPayload<K>,
+  opts: { singletonKey?: string } = {},
+): Promise<void> {
+  const fn = backgroundFunctions[key];
+  const parsed = fn.payload.parse(payload);
+  const dispatcher = await getDispatcher();
+  await dispatcher.send(fn.name, parsed, opts);
+}
+
+/** Enqueue without failing the caller: the sweep is the safety net. */
+export function enqueueSafely<K extends BackgroundFunctionKey>(key: K, payload: BackgroundPayload<K>, opts?: { singletonKey?: string }): Promise<void> {
+  return enqueue(key, payload, opts).catch((err: unknown) => {
+    console.error(JSON.stringify({ level: "warn", msg: "enqueue failed; the sweep will retry", fn: key, error: String(err) }));
+  });
+}

@@ -1,0 +1,11 @@
+import type { BackgroundFunctionDefinition } from "~/server/jobs/define";
+import { evaluateSubmissionFunction } from "./evaluate-submission";
+import { sendTransferFunction } from "./send-transfer";
+import { sweepFunction } from "./sweep";
+
+// Only runners import this list: services enqueue by name through ~/server/jobs/client.
+export const allBackgroundFunctions: BackgroundFunctionDefinition[] = [
+  evaluateSubmissionFunction as unknown as BackgroundFunctionDefinition,
+  sendTransferFunction as unknown as BackgroundFunctionDefinition,
+  sweepFunction as unknown as BackgroundFunctionDefinition,
+];

@@ -1,0 +1,34 @@
+import { getDb } from "~/server/db";
+import { enqueueSafely } from "~/server/jobs/client";
+import { defineBackgroundFunction } from "~/server/jobs/define";
+import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
+
+const STALE_AFTER_MS = 15_000;
+
+/**
+ * The safety net behind every "enqueue after commit": finds work that the database says is
+ * unfinished (judging submissions, unsent transfers) and queues it again; also moves due jobs
+ * to expired. Runs every minute and once when a runner starts (crash recovery).
+ */
+export async function sweepUnfinishedWork() {
+  const db = getDb();
+  const staleBefore = new Date(Date.now() - STALE_AFTER_MS);
+  const expired = await expireDueJobs({ db });
+  const submissions = await db.submission.findMany({
+    where: { status: "judging", createdAt: { lt: staleBefore }, OR: [{ oracleMode: "llm" }, { oracleSteps: { equals: [] } }] },
+    select: { id: true },
+    take: 500,
+  });
+  for (const s of submissions) await enqueueSafely("evaluateSubmission", { submissionId: s.id }, { singletonKey: s.id });
+  const transfers = await db.transfer.findMany({ where: { status: { in: ["pending", "sent"] }, updatedAt: { lt: staleBefore } }, select: { id: true }, take: 500 });
+  for (const t of transfers) await enqueueSafely("sendTransfer", { transferId: t.id }, { singletonKey: t.id });
+  return { expired, submissions: submissions.length, transfers: transfers.length };
+}
+
+export const sweepFunction = defineBackgroundFunction({
+  key: "sweep",
+  maxAttempts: 1,
+  async handler({ step }) {
+    return step.run("sweep", sweepUnfinishedWork);
+  },
+});

@@ -1,0 +1,32 @@
+import { Inngest } from "inngest";
+import { backgroundFunctions } from "./catalog";
+import type { Dispatcher } from "./client";
+import type { BackgroundFunctionDefinition } from "./define";
+import { allBackgroundFunctions } from "./functions";
+
+// The same definitions pg-boss runs, served to Inngest at /api/inngest when Inngest is configured.
+
+export const inngest = new Inngest({ id: "agent-market" });
+
+export function toInngestFunction(fn: BackgroundFunctionDefinition) {
+  const spec = backgroundFunctions[fn.key];
+  const trigger = "cron" in spec ? { cron: spec.cron } : { event: spec.name };
+  return inngest.createFunction(
+    { id: spec.name.replaceAll("/", "-"), retries: Math.min(fn.maxAttempts - 1, 20) as 0, triggers: [trigger] },
+    async ({ event, step, attempt }) =>
+      fn.handler({
+        payload: spec.payload.parse(event.data ?? {}) as never,
+        step: { run: (name, body) => step.run(name, body) as never },
+        attempt: attempt + 1,
+        maxAttempts: fn.maxAttempts,
+      }),
+  );
+}
+
+export const inngestFunctions = allBackgroundFunctions.map(toInngestFunction);
+
+export const inngestDispatcher: Dispatcher = {
+  async send(name, payload, opts) {
+    await inngest.send({ name, data: payload as Record<string, unknown>, ...(opts.singletonKey ? { id: `${name}:${opts.singletonKey}` } : {}) });
+  },
+};

@@ -1,0 +1,86 @@
+import PgBoss from "pg-boss";
+import { backgroundFunctions } from "./catalog";
+import { setDispatcher, type Dispatcher } from "./client";
+import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
+import { allBackgroundFunctions } from "./functions";
+import { sweepUnfinishedWork } from "./functions/sweep";
+
+// pg-boss queue names cannot hold '/', so "oracle/evaluate-submission" -> "oracle.evaluate-submission".
+const queueName = (fnName: string) => fnName.replaceAll("/", ".");
+
+const inlineSteps: StepTools = {
+  async run(name, fn) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Error && !(err instanceof RetryableError)) err.message = `step '${name}': ${err.message}`;
+      throw err;
+    }
+  },
+};
+
+export interface PgBossRunner {
+  boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+const globalForRunner = globalThis as unknown as { __agentMarketPgBoss?: Promise<PgBossRunner> };
+
+function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string>): Dispatcher {
+  return {
+    async send(name, payload, opts) {
+      const queue = queueName(name);
+      await boss.send(queue, payload as object, { singletonKey: opts.singletonKey });
+      // Wake this process's worker at once instead of waiting for its next poll.
+      const workerId = workerIds.get(queue);
+      if (workerId) boss.notifyWorker(workerId);
+    },
+  };
+}
+
+/**
+ * Runs every background function on pg-boss in the app's own Postgres (schema `pgboss`).
+ * With `workers: false` the process only enqueues (e.g. a second web instance).
+ */
+export function startPgBossRunner({ databaseUrl, workers = true, schedule = true }: { databaseUrl: string; workers?: boolean; schedule?: boolean }): Promise<PgBossRunner> {
+  globalForRunner.__agentMarketPgBoss ??= (async () => {
+    const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
+    boss.on("error", (err) => console.error(JSON.stringify({ level: "error", msg: "pg-boss error", error: String(err) })));
+    await boss.start();
+    const workerIds = new Map<string, string>();
+    for (const fn of allBackgroundFunctions) {
+      const queue = queueName(backgroundFunctions[fn.key].name);
+      await boss.createQueue(queue, { name: queue, policy: "stately", retryLimit: fn.maxAttempts - 1, retryDelay: 1, retryBackoff: true, expireInSeconds: 15 * 60 });
+      if (workers) workerIds.set(queue, await work(boss, queue, fn));
+    }
+    setDispatcher(createSendOnlyDispatcher(boss, workerIds));
+    if (workers && schedule) {
+      await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
+      // Crash recovery: anything left judging or unsent by a previous process is queued again.
+      await sweepUnfinishedWork().catch((err) => console.error(JSON.stringify({ level: "error", msg: "startup sweep failed", error: String(err) })));
+    }
+    return {
+      boss,
+      async stop() {
+        setDispatcher(undefined);
+        globalForRunner.__agentMarketPgBoss = undefined;
+        await boss.stop({ graceful: true, wait: true, timeout: 5_000 });
+      },
+    };
+  })();
+  return globalForRunner.__agentMarketPgBoss;
+}
+
+async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinition): Promise<string> {
+  return boss.work<object>(queue, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, async ([job]) => {
+    if (!job) return;
+    const attempt = job.retryCount + 1;
+    try {
+      return await fn.handler({ payload: job.data as never, step: inlineSteps, attempt, maxAttempts: fn.maxAttempts });
+    } catch (err) {
+      const level = err instanceof RetryableError ? "info" : "error";
+      console.log(JSON.stringify({ level, msg: "background function attempt failed", fn: fn.key, jobId: job.id, attempt, error: String(err) }));
+      throw err;
+    }
+  });
+}

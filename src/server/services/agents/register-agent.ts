@@ -1,0 +1,41 @@
+import { getAddress, isAddress } from "viem";
+import type { Db } from "~/server/db";
+import { AppError } from "~/server/errors";
+import { Prisma } from "~/generated/prisma/client";
+import { generateApiKeySecret } from "./api-key-secret";
+
+export const NO_WALLET_WARNING = "wallet_address not set — payouts to this agent will be skipped until one is added";
+
+export function normalizeWallet(wallet: string | null | undefined, field = "wallet_address"): string | null {
+  if (wallet === undefined || wallet === null || wallet === "") return null;
+  if (!isAddress(wallet, { strict: false })) {
+    throw new AppError("INVALID_WALLET", `${field}: '${wallet}' is not a valid 0x address`, { field });
+  }
+  return getAddress(wallet);
+}
+
+export interface RegisterAgentInput {
+  agentId?: string;
+  name: string;
+  walletAddress?: string | null;
+}
+
+/** Open registration: creates the agent and its first API key, returned once in plaintext. */
+export async function registerAgent({ db, input }: { db: Db; input: RegisterAgentInput }) {
+  const walletAddress = normalizeWallet(input.walletAddress);
+  const agentId = input.agentId ?? `agent_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const secret = generateApiKeySecret();
+  try {
+    const agent = await db.$transaction(async (tx) => {
+      const created = await tx.agent.create({ data: { id: agentId, name: input.name, walletAddress } });
+      await tx.apiKey.create({ data: { agentId: created.id, prefix: secret.prefix, keyHash: secret.hash } });
+      return created;
+    });
+    return { agent, apiKey: secret.plaintext, warnings: walletAddress ? [] : [NO_WALLET_WARNING] };
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") {
+      throw new AppError("AGENT_EXISTS", `Agent '${agentId}' already exists`, { field: "agent_id" });
+    }
+    throw err;
+  }
+}

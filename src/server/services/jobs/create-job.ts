@@ -1,0 +1,66 @@
+import Ajv from "ajv";
+import type { Db } from "~/server/db";
+import type { Env } from "~/env";
+import { AppError } from "~/server/errors";
+import { formatUsdc, parseUsdc } from "~/server/money";
+
+export const ARTIFACT_TYPES = ["text", "json", "code", "markdown", "url"] as const;
+export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
+
+export interface CreateJobInput {
+  title: string;
+  description: string;
+  rubric: string;
+  price: string | number;
+  artifactType: ArtifactType;
+  outputSchema?: Record<string, unknown>;
+  /** Unix seconds. */
+  expiry: number;
+  maxSubmissions?: number;
+  maxRetries?: number;
+  minReputation?: number;
+  feeBps?: number;
+}
+
+export async function createJob({ db, env, buyerId, input }: { db: Db; env: Env; buyerId: string; input: CreateJobInput }) {
+  let price: bigint;
+  try {
+    price = parseUsdc(input.price);
+  } catch (err) {
+    throw new AppError("VALIDATION_FAILED", `price: ${(err as Error).message}`, { field: "price" });
+  }
+  const minimum = parseUsdc(env.MIN_TASK_AMOUNT);
+  if (price < minimum) {
+    throw new AppError("PRICE_TOO_LOW", `price: must be at least ${formatUsdc(minimum)} USDC`, { field: "price", minimum: formatUsdc(minimum) });
+  }
+  const expiry = new Date(input.expiry * 1000);
+  if (expiry.getTime() <= Date.now()) {
+    throw new AppError("EXPIRY_IN_PAST", "expiry: must be a unix time (seconds) in the future", { field: "expiry" });
+  }
+  if (input.outputSchema !== undefined) {
+    if (input.artifactType !== "json") {
+      throw new AppError("VALIDATION_FAILED", "output_schema: only allowed when artifact_type is json", { field: "output_schema" });
+    }
+    try {
+      new Ajv({ strict: false }).compile(input.outputSchema);
+    } catch (err) {
+      throw new AppError("VALIDATION_FAILED", `output_schema: not a valid JSON Schema (${(err as Error).message})`, { field: "output_schema" });
+    }
+  }
+  return db.job.create({
+    data: {
+      title: input.title,
+      description: input.description,
+      rubric: input.rubric,
+      artifactType: input.artifactType,
+      outputSchema: input.outputSchema as object | undefined,
+      price,
+      feeBps: input.feeBps ?? env.PLATFORM_FEE_BPS,
+      buyerId,
+      expiry,
+      maxSubmissions: input.maxSubmissions ?? null,
+      maxRetries: input.maxRetries ?? null,
+      minReputation: input.minReputation ?? 0,
+    },
+  });
+}

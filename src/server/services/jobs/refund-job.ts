@@ -1,0 +1,48 @@
+import type { Db } from "~/server/db";
+import type { ChainClient } from "~/server/chain/chain";
+import { AppError } from "~/server/errors";
+import { enqueueSafely } from "~/server/jobs/client";
+import { sendTransfer } from "~/server/services/transfers/send-transfer";
+import { assertBuyer, lockJob } from "./job-state";
+
+/**
+ * Returns an expired or cancelled job's deposit to the buyer, exactly once: the refund row's
+ * idempotency key is unique per job, so a second call (even a concurrent one) finds it.
+ */
+export async function refundJob({ db, chain, actor, jobId }: { db: Db; chain: ChainClient; actor: { agentId: string; isAdmin?: boolean }; jobId: string }) {
+  const transfer = await db.$transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    assertBuyer(job, actor, "refund it", true);
+    if (job.status !== "expired" && job.status !== "cancelled") {
+      throw new AppError("JOB_NOT_REFUNDABLE", `Job is ${job.status}; only an expired or cancelled job can be refunded`, { status: job.status });
+    }
+    if (job.depositAmount === null) throw new AppError("JOB_NOT_REFUNDABLE", "Job was never funded; there is nothing to refund");
+    const existing = await tx.transfer.findUnique({ where: { idempotencyKey: `refund:${jobId}` } });
+    if (existing) {
+      throw new AppError("ALREADY_REFUNDED", "This job's refund has already been requested", { refund_status: existing.status, refund_tx_hash: existing.txHash });
+    }
+    const judging = await tx.submission.count({ where: { jobId, status: "judging" } });
+    if (judging > 0) throw new AppError("JUDGING_IN_PROGRESS", `${judging} submission(s) are being judged; try again when they are done`);
+    const buyer = await tx.agent.findUniqueOrThrow({ where: { id: job.buyerId } });
+    return tx.transfer.create({
+      data: {
+        jobId,
+        kind: "refund",
+        idempotencyKey: `refund:${jobId}`,
+        agentId: buyer.id,
+        // Back to the buyer's wallet, or else to the address the deposit came from.
+        toAddress: buyer.walletAddress ?? job.depositFrom,
+        amount: job.depositAmount,
+        status: buyer.walletAddress ?? job.depositFrom ? "pending" : "skipped",
+      },
+    });
+  });
+  try {
+    return await sendTransfer({ db, chain, transferId: transfer.id, waitMs: 20_000 });
+  } catch (err) {
+    // Recorded, not lost: the background runner retries it.
+    await enqueueSafely("sendTransfer", { transferId: transfer.id }, { singletonKey: transfer.id });
+    console.error(JSON.stringify({ level: "warn", msg: "refund send failed; queued for retry", transferId: transfer.id, error: String(err) }));
+    return db.transfer.findUniqueOrThrow({ where: { id: transfer.id } });
+  }
+}
