@@ -34,6 +34,8 @@ export interface StartAnvilOptions {
   chainId?: number;
   /** How long to wait for the node to answer eth_chainId. Defaults to 15 s. */
   startupTimeoutMs?: number;
+  /** Load chain state from this file at start and write it back on exit (anvil --state). */
+  stateFile?: string;
 }
 
 export interface RunningAnvil {
@@ -58,6 +60,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Runni
     "--accounts", "10",
   ];
   if (options.blockTimeSeconds !== undefined) args.push("--block-time", String(options.blockTimeSeconds));
+  if (options.stateFile !== undefined) args.push("--state", options.stateFile, "--state-interval", "5");
 
   const child = spawn(binaryPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   registerForExitCleanup(child);

@@ -11,6 +11,10 @@ export function setDispatcher(dispatcher: Dispatcher | undefined): void {
   globalForJobs.__agentMarketDispatcher = dispatcher;
 }
 
+export function getCurrentDispatcher(): Dispatcher | undefined {
+  return globalForJobs.__agentMarketDispatcher;
+}
+
 /** Lets a process that runs no workers (e.g. a serverless route) still enqueue. */
 export function setDispatcherFactory(factory: () => Promise<Dispatcher>): void {
   globalForJobs.__agentMarketDispatcherFactory = factory;
