@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseUsdc } from "~/server/money";
 import { startTestApp, type TestApp } from "./support/app";
 import { startFakeOpenAI, FAKE_MODEL_ID, type FakeOpenAI } from "./support/fake-openai-server";
+import { createFundedJob as createFundedJobFor, inAnHour } from "./support/jobs";
 
 // The whole loop over HTTP, as two agents would do it, on a real Postgres, a real anvil and a
 // local OpenAI-compatible judge that passes deliveries containing "GOOD".
@@ -25,22 +26,7 @@ afterAll(async () => {
   await judge?.close();
 });
 
-const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
-
-async function createFundedJob(buyer: { apiKey: string; privateKey?: `0x${string}`; wallet?: `0x${string}` }, price = "10", extra: Record<string, unknown> = {}) {
-  const created = await app.api("POST", "/jobs", {
-    key: buyer.apiKey,
-    body: { title: "Summarise", description: "Summarise the article", rubric: "1. Mentions the finding", price, expiry: inAnHour(), ...extra },
-  });
-  expect(created.status).toBe(201);
-  await app.mintUsdc(buyer.wallet!, price);
-  const txHash = await app.transferUsdc(buyer.privateKey!, app.opsAddress, price);
-  await app.mine(12);
-  const funded = await app.api("POST", `/jobs/${created.body.task_id}/fund`, { key: buyer.apiKey, body: { tx_hash: txHash } });
-  expect(funded.status, JSON.stringify(funded.body)).toBe(200);
-  expect(funded.body.status).toBe("funded");
-  return created.body.task_id as string;
-}
+const createFundedJob = (buyer: Parameters<typeof createFundedJobFor>[1], price?: string, extra?: Record<string, unknown>) => createFundedJobFor(app, buyer, price, extra);
 
 describe("the marketplace loop", () => {
   it("registers, funds with a real transfer, claims, submits, judges and pays the worker minus the fee", async () => {

@@ -64,7 +64,7 @@ export async function startTestApp(options: TestAppOptions = {}) {
   const { startPgBossRunner } = await import("~/server/jobs/pg-boss-runner");
   const { createAppServer, listen } = await import("~/server/http/app-server");
   const { closeDb, getDb } = await import("~/server/db");
-  const runner = await startPgBossRunner({ databaseUrl: database.databaseUrl });
+  let runner = await startPgBossRunner({ databaseUrl: database.databaseUrl });
   const server: Server = createAppServer();
   const port = await listen(server, 0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -147,6 +147,14 @@ export async function startTestApp(options: TestAppOptions = {}) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+
+    /** Stops the background runner, as a crash would, and returns a function that starts it again. */
+    async stopRunner() {
+      await runner.stop();
+      return async () => {
+        runner = await startPgBossRunner({ databaseUrl: database.databaseUrl });
+      };
     },
 
     async stop() {

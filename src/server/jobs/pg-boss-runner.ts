@@ -56,8 +56,9 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     setDispatcher(createSendOnlyDispatcher(boss, workerIds));
     if (workers && schedule) {
       await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
-      // Crash recovery: anything left judging or unsent by a previous process is queued again.
-      await sweepUnfinishedWork().catch((err) => console.error(JSON.stringify({ level: "error", msg: "startup sweep failed", error: String(err) })));
+      // Crash recovery: anything left judging or unsent by a previous process is queued again
+      // (stately queues drop duplicates of work another instance already holds).
+      await sweepUnfinishedWork({ staleAfterMs: 0 }).catch((err) => console.error(JSON.stringify({ level: "error", msg: "startup sweep failed", error: String(err) })));
     }
     return {
       boss,

@@ -10,9 +10,9 @@ const STALE_AFTER_MS = 15_000;
  * unfinished (judging submissions, unsent transfers) and queues it again; also moves due jobs
  * to expired. Runs every minute and once when a runner starts (crash recovery).
  */
-export async function sweepUnfinishedWork() {
+export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { staleAfterMs?: number } = {}) {
   const db = getDb();
-  const staleBefore = new Date(Date.now() - STALE_AFTER_MS);
+  const staleBefore = new Date(Date.now() - staleAfterMs);
   const expired = await expireDueJobs({ db });
   const submissions = await db.submission.findMany({
     where: { status: "judging", createdAt: { lt: staleBefore }, OR: [{ oracleMode: "llm" }, { oracleSteps: { equals: [] } }] },
@@ -29,6 +29,6 @@ export const sweepFunction = defineBackgroundFunction({
   key: "sweep",
   maxAttempts: 1,
   async handler({ step }) {
-    return step.run("sweep", sweepUnfinishedWork);
+    return step.run("sweep", () => sweepUnfinishedWork());
   },
 });
