@@ -93,12 +93,19 @@ interface ZodLikeIssue {
   code?: string;
 }
 
+// Zod's wording for the commonest mistakes, said the way an API user would.
+function friendlier(message: string): string {
+  if (/received undefined$/.test(message)) return "is required";
+  if (/expected number, received NaN$/.test(message)) return "must be a number";
+  return message;
+}
+
 /** A field-naming message for each validation issue: "price: must be at least 1". */
 export function describeIssues(issues: ZodLikeIssue[]): { message: string; fields: Record<string, string> } {
   const fields: Record<string, string> = {};
   for (const issue of issues) {
     const field = issue.path.map(String).join(".") || "body";
-    fields[field] ??= issue.message;
+    fields[field] ??= friendlier(issue.message);
   }
   const message = Object.entries(fields)
     .map(([field, msg]) => `${field}: ${msg}`)

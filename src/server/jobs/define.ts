@@ -17,6 +17,8 @@ export interface BackgroundFunctionDefinition<K extends BackgroundFunctionKey = 
   key: K;
   /** Tries in all, including the first. */
   maxAttempts: number;
+  /** How many may run at once in one process (pg-boss workers; Inngest has its own limits). */
+  concurrency: number;
   handler: (ctx: HandlerContext<K>) => Promise<unknown>;
 }
 

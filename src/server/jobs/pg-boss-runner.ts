@@ -26,14 +26,13 @@ export interface PgBossRunner {
 
 const globalForRunner = globalThis as unknown as { __agentMarketPgBoss?: Promise<PgBossRunner> };
 
-function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string>): Dispatcher {
+function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>): Dispatcher {
   return {
     async send(name, payload, opts) {
       const queue = queueName(name);
       await boss.send(queue, payload as object, { singletonKey: opts.singletonKey });
       // Wake this process's worker at once instead of waiting for its next poll.
-      const workerId = workerIds.get(queue);
-      if (workerId) boss.notifyWorker(workerId);
+      for (const workerId of workerIds.get(queue) ?? []) boss.notifyWorker(workerId);
     },
   };
 }
@@ -47,11 +46,16 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
     boss.on("error", (err) => console.error(JSON.stringify({ level: "error", msg: "pg-boss error", error: String(err) })));
     await boss.start();
-    const workerIds = new Map<string, string>();
+    const workerIds = new Map<string, string[]>();
     for (const fn of allBackgroundFunctions) {
       const queue = queueName(backgroundFunctions[fn.key].name);
       await boss.createQueue(queue, { name: queue, policy: "stately", retryLimit: fn.maxAttempts - 1, retryDelay: 1, retryBackoff: true, expireInSeconds: 15 * 60 });
-      if (workers) workerIds.set(queue, await work(boss, queue, fn));
+      // pg-boss runs one job at a time per worker: several workers give a function concurrency.
+      if (workers) {
+        const ids: string[] = [];
+        for (let i = 0; i < fn.concurrency; i++) ids.push(await work(boss, queue, fn));
+        workerIds.set(queue, ids);
+      }
     }
     setDispatcher(createSendOnlyDispatcher(boss, workerIds));
     if (workers && schedule) {

@@ -26,7 +26,7 @@ export const jobsRouter = router({
         title: z.string().trim().min(1).max(200).meta({ example: "Summarise this article" }),
         description: z.string().trim().min(1).max(20_000),
         rubric: z.string().trim().min(1).max(20_000).meta({ example: "1. Under 100 words. 2. Mentions the main finding." }),
-        price: z.union([z.string(), z.number().positive()]).meta({ description: "USDC, e.g. \"5\" or \"2.50\"", example: "5" }),
+        price: z.union([z.string(), z.number().positive()], { error: (iss) => (iss.input === undefined ? "is required" : "must be a USDC amount such as \"5\" or \"2.50\"") }).meta({ description: "USDC, e.g. \"5\" or \"2.50\"", example: "5" }),
         artifact_type: z.enum(ARTIFACT_TYPES).default("text"),
         output_schema: z.record(z.string(), z.unknown()).optional().meta({ description: "JSON Schema the delivery must satisfy (artifact_type json)" }),
         expiry: z.number().int().positive().meta({ description: "unix seconds", example: 1893456000 }),

@@ -19,7 +19,8 @@ export const submissionsRouter = router({
     .input(
       z.object({
         submission_id: z.string(),
-        passed: z.boolean(),
+        // A literal, not z.boolean(): the REST adapter coerces booleans, and "false" must not pass.
+        passed: z.literal([true, false], { error: "must be true or false" }),
         score: z.number().int().min(0).max(100).optional(),
         reason: z.string().trim().min(1).max(5000),
       }),

@@ -11,6 +11,7 @@ export const TIMED_OUT_REASON = "Evaluation timed out";
 export const evaluateSubmissionFunction = defineBackgroundFunction({
   key: "evaluateSubmission",
   maxAttempts: 3,
+  concurrency: 4,
   async handler({ payload, step, attempt, maxAttempts }) {
     const db = getDb();
     const env = getEnv();

@@ -28,6 +28,7 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
 export const sweepFunction = defineBackgroundFunction({
   key: "sweep",
   maxAttempts: 1,
+  concurrency: 1,
   async handler({ step }) {
     return step.run("sweep", () => sweepUnfinishedWork());
   },
