@@ -54,6 +54,7 @@ export async function startTestApp(options: TestAppOptions = {}) {
     ORACLE_TIMEOUT_SECONDS: String(options.oracleTimeoutSeconds ?? 120),
     ADMIN_AGENT_IDS: (options.adminAgentIds ?? []).join(","),
     EMBEDDED_PARTS: "chain",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
     ...options.extraEnv,
   });
 

@@ -1,3 +1,4 @@
+import { log } from "~/server/log";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { handleRestRequest, handleTrpcRequest, REST_PREFIX, TRPC_PREFIX } from "./handlers";
 
@@ -48,7 +49,7 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
       res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${path}`, details: null } }));
     } catch (err) {
       const status = (err as { status?: number }).status ?? 500;
-      if (status === 500) console.error(JSON.stringify({ level: "error", msg: "request failed", error: String(err) }));
+      if (status === 500) log.error("request failed", { error: String(err) });
       if (!res.headersSent) res.writeHead(status, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "INTERNAL", message: status === 413 ? "Request body too large" : "Internal error", details: null } }));
     }

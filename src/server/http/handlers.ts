@@ -1,3 +1,4 @@
+import { log } from "~/server/log";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { createOpenApiNodeHttpHandler } from "trpc-to-openapi";
 import type { AnyTRPCProcedure, TRPCError } from "@trpc/server";
@@ -45,7 +46,7 @@ const openApiNodeHandler = createOpenApiNodeHttpHandler({
   },
   onError: ({ error, path }: { error: TRPCError; path?: string }) => {
     if (toAppError(error, error.code).code === "INTERNAL") {
-      console.error(JSON.stringify({ level: "error", msg: "unhandled error in procedure", path, error: String(error.cause ?? error), stack: (error.cause as Error | undefined)?.stack }));
+      log.error("unhandled error in procedure", { path, error: String(error.cause ?? error), stack: (error.cause as Error | undefined)?.stack });
     }
   },
   // trpc-to-openapi types this for Node requests; we hand it a fetch Request with a parsed body.
@@ -132,7 +133,7 @@ export async function handleRestRequest(request: Request): Promise<Response> {
     return json(raw.status, { error }, headers);
   } catch (err) {
     const appError = toAppError(err);
-    if (appError.code === "INTERNAL") console.error(JSON.stringify({ level: "error", msg: "REST adapter failure", error: String(err), stack: (err as Error).stack }));
+    if (appError.code === "INTERNAL") log.error("REST adapter failure", { error: String(err), stack: (err as Error).stack });
     return errorResponse(appError, headers);
   }
 }
@@ -146,7 +147,7 @@ export async function handleTrpcRequest(request: Request): Promise<Response> {
     createContext: () => createContext({ headers: request.headers, requestId }),
     onError: ({ error, path }) => {
       if (toAppError(error, error.code).code === "INTERNAL") {
-        console.error(JSON.stringify({ level: "error", msg: "unhandled error in procedure", path, error: String(error.cause ?? error) }));
+        log.error("unhandled error in procedure", { path, error: String(error.cause ?? error) });
       }
     },
   });

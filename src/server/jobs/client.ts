@@ -1,3 +1,4 @@
+import { log } from "~/server/log";
 import { backgroundFunctions, type BackgroundFunctionKey, type BackgroundPayload } from "./catalog";
 
 /** Where enqueued work goes: pg-boss (default) or Inngest. Set by whichever runner started. */
@@ -46,6 +47,6 @@ export async function enqueue<K extends BackgroundFunctionKey>(
 /** Enqueue without failing the caller: the sweep is the safety net. */
 export function enqueueSafely<K extends BackgroundFunctionKey>(key: K, payload: BackgroundPayload<K>, opts?: { singletonKey?: string }): Promise<void> {
   return enqueue(key, payload, opts).catch((err: unknown) => {
-    console.error(JSON.stringify({ level: "warn", msg: "enqueue failed; the sweep will retry", fn: key, error: String(err) }));
+    log.warn("enqueue failed; the sweep will retry", { fn: key, error: String(err) });
   });
 }

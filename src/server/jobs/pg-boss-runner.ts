@@ -1,3 +1,4 @@
+import { log } from "~/server/log";
 import PgBoss from "pg-boss";
 import { backgroundFunctions } from "./catalog";
 import { setDispatcher, type Dispatcher } from "./client";
@@ -44,7 +45,7 @@ function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>
 export function startPgBossRunner({ databaseUrl, workers = true, schedule = true }: { databaseUrl: string; workers?: boolean; schedule?: boolean }): Promise<PgBossRunner> {
   globalForRunner.__agentMarketPgBoss ??= (async () => {
     const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
-    boss.on("error", (err) => console.error(JSON.stringify({ level: "error", msg: "pg-boss error", error: String(err) })));
+    boss.on("error", (err) => log.error("pg-boss error", { error: String(err) }));
     await boss.start();
     const workerIds = new Map<string, string[]>();
     for (const fn of allBackgroundFunctions) {
@@ -62,7 +63,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
       await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
       // Crash recovery: anything left judging or unsent by a previous process is queued again
       // (stately queues drop duplicates of work another instance already holds).
-      await sweepUnfinishedWork({ staleAfterMs: 0 }).catch((err) => console.error(JSON.stringify({ level: "error", msg: "startup sweep failed", error: String(err) })));
+      await sweepUnfinishedWork({ staleAfterMs: 0 }).catch((err) => log.error("startup sweep failed", { error: String(err) }));
     }
     return {
       boss,
@@ -83,8 +84,7 @@ async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinitio
     try {
       return await fn.handler({ payload: job.data as never, step: inlineSteps, attempt, maxAttempts: fn.maxAttempts });
     } catch (err) {
-      const level = err instanceof RetryableError ? "info" : "error";
-      console.log(JSON.stringify({ level, msg: "background function attempt failed", fn: fn.key, jobId: job.id, attempt, error: String(err) }));
+      (err instanceof RetryableError ? log.info : log.error)("background function attempt failed", { fn: fn.key, jobId: job.id, attempt, error: String(err) });
       throw err;
     }
   });

@@ -1,3 +1,4 @@
+import { log } from "~/server/log";
 import type { Db } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
@@ -42,7 +43,7 @@ export async function refundJob({ db, chain, actor, jobId }: { db: Db; chain: Ch
   } catch (err) {
     // Recorded, not lost: the background runner retries it.
     await enqueueSafely("sendTransfer", { transferId: transfer.id }, { singletonKey: transfer.id });
-    console.error(JSON.stringify({ level: "warn", msg: "refund send failed; queued for retry", transferId: transfer.id, error: String(err) }));
+    log.warn("refund send failed; queued for retry", { transferId: transfer.id, error: String(err) });
     return db.transfer.findUniqueOrThrow({ where: { id: transfer.id } });
   }
 }

@@ -1,3 +1,4 @@
+import { log } from "~/server/log";
 import type { Address, Hex } from "viem";
 import type { Db } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
@@ -7,9 +8,6 @@ const NONCE_LOCK_KEY = 7_300_001;
 
 type TransferRow = NonNullable<Awaited<ReturnType<Db["transfer"]["findUnique"]>>>;
 
-function log(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>) {
-  console.log(JSON.stringify({ level, msg, ...fields, time: new Date().toISOString() }));
-}
 
 /**
  * Sends one recorded transfer, exactly once. The row already exists (status pending). We sign
@@ -32,7 +30,7 @@ export async function sendTransfer({ db, chain, transferId, waitMs = 30_000 }: {
       if (!/nonce too low|nonce.*already/i.test(String(err))) throw err;
       const again = await chain.getTransferReceipt(transfer.txHash as Hex);
       if (again) return recordReceipt(db, transfer, again.status);
-      log("warn", "stored transfer can never be mined; signing a replacement", { transferId, txHash: transfer.txHash });
+      log.warn("stored transfer can never be mined; signing a replacement", { transferId, txHash: transfer.txHash });
       transfer = await db.transfer.update({ where: { id: transferId }, data: { status: "pending", signedTx: null, txHash: null, nonce: null } });
       return signAndSend(db, chain, transfer, waitMs);
     }
@@ -61,7 +59,7 @@ async function signAndSend(db: Db, chain: ChainClient, pending: TransferRow, wai
   });
   if (signed.status !== "sent" || !signed.signedTx) return signed;
   await chain.broadcastSignedTx(signed.signedTx as Hex);
-  log("info", "transfer broadcast", { transferId: signed.id, kind: signed.kind, txHash: signed.txHash, amount: signed.amount.toString() });
+  log.info("transfer broadcast", { transferId: signed.id, kind: signed.kind, txHash: signed.txHash, amount: signed.amount.toString() });
   return waitAndRecord(db, chain, signed, waitMs);
 }
 
@@ -75,6 +73,6 @@ async function recordReceipt(db: Db, transfer: TransferRow, status: "success" | 
   if (status === "success") {
     return db.transfer.update({ where: { id: transfer.id }, data: { status: "success", confirmedAt: new Date() } });
   }
-  log("error", "transfer reverted", { transferId: transfer.id, txHash: transfer.txHash });
+  log.error("transfer reverted", { transferId: transfer.id, txHash: transfer.txHash });
   return db.transfer.update({ where: { id: transfer.id }, data: { status: "failed", error: "transaction reverted on chain" } });
 }
