@@ -4,7 +4,6 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
 import { applyMigrations, databaseUrlWithName, findRepoRoot, quoteIdentifier } from "~/server/db/migrations";
-import { startEmbeddedPostgres } from "~/server/dev/embedded-postgres";
 
 export interface TestDatabase {
   databaseUrl: string;
@@ -47,6 +46,8 @@ async function chooseServer(): Promise<string> {
   // across processes would be stopped by whichever process exits first.
   const slot = process.env.VITEST_POOL_ID ?? `pid-${process.pid}`;
   const dataDir = path.join(findRepoRoot(), ".data", "test-pg", `worker-${slot}`);
+  // Imported here: the package installs process exit hooks as soon as it loads.
+  const { startEmbeddedPostgres } = await import("~/server/dev/embedded-postgres");
   const { databaseUrl } = await startEmbeddedPostgres({ dataDir });
   return databaseUrlWithName(databaseUrl, "postgres");
 }

