@@ -223,6 +223,14 @@ function findFreePort(): Promise<number> {
  * Postgres runs as the `postgres` system user when we are root, and it must be able to reach
  * its data directory; mkdtemp directories (mode 0700) are the usual trap.
  */
+/** True when the `postgres` user (as root we run Postgres as that user) can reach `directory`. */
+export function isTraversableByOthers(directory: string): boolean {
+  for (let current = path.resolve(directory); ; current = path.dirname(current)) {
+    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) return false;
+    if (path.dirname(current) === current) return true;
+  }
+}
+
 function assertTraversableByOthers(directory: string): void {
   for (let current = directory; ; current = path.dirname(current)) {
     const stats = statSync(current);
