@@ -53,7 +53,7 @@ describe("the marketplace loop", () => {
     expect(submit.body.status).toBe("judging");
 
     const resolved = await app.waitFor("job resolved and paid", async () => {
-      const job = await app.api("GET", `/jobs/${taskId}`);
+      const job = await app.api("GET", `/jobs/${taskId}`, { key: buyer.apiKey });
       return job.body.status === "resolved" && job.body.payout_status === "success" && job.body.fee_tx_hash ? job.body : null;
     });
     expect(resolved.winner_id).toBe("worker-1");
@@ -88,7 +88,7 @@ describe("the marketplace loop", () => {
       return s.body.status === "failed" ? s.body : null;
     });
     expect(failed.oracle_reason).toBe("Misses the rubric");
-    expect((await app.api("GET", `/jobs/${taskId}`)).body.status).toBe("funded");
+    expect((await app.api("GET", `/jobs/${taskId}`)).body.status).toBe("claimed");
 
     const second = await app.api("POST", `/jobs/${taskId}/submit`, { key: worker.apiKey, body: { content: "a GOOD attempt" } });
     expect(second.body.attempt).toBe(2);

@@ -40,7 +40,7 @@ describe("oracle timeout", () => {
     expect(later.body.status).toBe("failed");
     expect(later.body.oracle_reason).toBe("Evaluation timed out");
     const job = await app.api("GET", `/jobs/${taskId}`);
-    expect(job.body.status).toBe("funded");
+    expect(job.body.status).toBe("claimed");
     expect(job.body.winner_id).toBeNull();
     // A verdict arriving after the timeout is refused too.
     const lateVerdict = await app.api("POST", `/submissions/${sub.body.submission_id}/verdict`, { key: buyer.apiKey, body: { passed: true, reason: "late" } });

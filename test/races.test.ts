@@ -43,12 +43,14 @@ describe("races", () => {
     const workers = await Promise.all(wallets.map((w, i) => app.registerAgent(`racer-${i}`, { wallet: w })));
     for (const w of workers) expect((await app.api("POST", `/jobs/${taskId}/claim`, { key: w.apiKey })).status).toBe(200);
 
+    // The judge answers after a moment, so all ten deliveries are in before any verdict.
+    judge.setBehaviour({ kind: "delay", ms: 700, then: { kind: "verdict", score: 90, verdict: "pass", reason: "Good" } });
     const submits = await Promise.all(workers.map((w) => app.api("POST", `/jobs/${taskId}/submit`, { key: w.apiKey, body: { content: `answer from ${w.agentId}` } })));
-    expect(submits.every((s) => s.status === 202)).toBe(true);
+    expect(submits.map((s) => s.status)).toEqual(Array(10).fill(202));
 
     const job = await app.waitFor("resolved and paid", async () => {
       const j = await app.api("GET", `/jobs/${taskId}`);
-      return j.body.status === "resolved" && j.body.payout_status === "success" ? j.body : null;
+      return j.body.status === "resolved" && j.body.payout_status === "success" && j.body.transfers.every((t: { status: string }) => t.status === "success") ? j.body : null;
     });
     // Every submission is decided; exactly one is the winner.
     const all = await app.waitFor("all judged", async () => {

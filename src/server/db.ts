@@ -8,9 +8,10 @@ export type DbTx = Prisma.TransactionClient;
 
 const globalForDb = globalThis as unknown as { __agentMarketDb?: PrismaClient };
 
-export function createDb(databaseUrl: string, poolSize = 10): PrismaClient {
+export function createDb(databaseUrl: string, poolSize = Number(process.env.DATABASE_POOL_SIZE ?? 20)): PrismaClient {
   const adapter = new PrismaPg({ connectionString: databaseUrl, max: poolSize });
-  return new PrismaClient({ adapter });
+  // Writers queue on job row locks under load: wait for a connection rather than fail fast.
+  return new PrismaClient({ adapter, transactionOptions: { maxWait: 10_000, timeout: 20_000 } });
 }
 
 /** The process-wide Prisma client (kept on globalThis: Next may evaluate modules twice). */

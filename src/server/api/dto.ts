@@ -47,12 +47,15 @@ export function toApiKeyDto(key: ApiKey): z.infer<typeof ZApiKeyDto> {
   return { key_id: key.id, prefix: key.prefix, created_at: key.createdAt.toISOString(), last_used_at: iso(key.lastUsedAt), revoked_at: iso(key.revokedAt) };
 }
 
-export const ZJobStatus = z.enum(["open", "funded", "resolved", "expired", "cancelled"]);
+export const ZJobStatus = z.enum(["open", "funded", "claimed", "resolved", "expired", "cancelled", "refunded"]);
+
+/** Results up to this size are returned inline on the job; larger ones only from /result. */
+export const INLINE_RESULT_BYTES = 4096;
 
 export const ZTransferDto = z
   .object({
     transfer_id: z.string(),
-    kind: z.enum(["payout", "fee", "refund"]),
+    kind: z.enum(["payout", "fee", "refund", "excess_refund"]),
     agent_id: z.string().nullable(),
     to_address: z.string().nullable(),
     amount: usdc,
@@ -96,12 +99,19 @@ export const ZJobDto = z
     max_submissions: z.number().int().nullable(),
     max_retries: z.number().int().nullable(),
     min_reputation: z.number(),
+    required_capabilities: z.array(z.string()),
+    max_winners: z.number().int(),
+    active_workers: z.number().int(),
+    submitted_workers: z.number().int(),
     deposit_tx_hash: z.string().nullable(),
     deposit_amount: usdc.nullable(),
     participants: z.array(z.object({ worker_id: z.string(), claimed_at: z.string() })),
     submission_count: z.number().int(),
     winner_id: z.string().nullable(),
-    result_data: z.string().nullable(),
+    winners: z.array(z.object({ worker_id: z.string(), amount: usdc, payout_status: z.string(), payout_tx_hash: z.string().nullable() })),
+    result_data: z.string().nullable().meta({ description: `the winning content, inline up to ${4096} bytes, for the buyer, winners and admins` }),
+    result_size: z.number().int().nullable(),
+    result_url: z.string().nullable(),
     payout_tx_hash: z.string().nullable(),
     fee_tx_hash: z.string().nullable(),
     refund_tx_hash: z.string().nullable(),
@@ -120,7 +130,20 @@ type JobWithRelations = Job & {
   _count?: { submissions: number };
 };
 
-export function toJobDto(job: JobWithRelations): z.infer<typeof ZJobDto> {
+/** Who is looking: the buyer, a winner and admins see the result inline. */
+export interface JobViewer {
+  agentId?: string;
+  isAdmin?: boolean;
+}
+
+export function canSeeResult(job: Pick<Job, "buyerId" | "winnerId">, viewer: JobViewer, winnerIds: string[] = []): boolean {
+  return Boolean(viewer.isAdmin || (viewer.agentId && (viewer.agentId === job.buyerId || viewer.agentId === job.winnerId || winnerIds.includes(viewer.agentId))));
+}
+
+export function toJobDto(job: JobWithRelations, viewer: JobViewer = {}): z.infer<typeof ZJobDto> {
+  const payouts = (job.transfers ?? []).filter((t) => t.kind === "payout");
+  const resultSize = job.resultData === null ? null : Buffer.byteLength(job.resultData, "utf8");
+  const showResult = canSeeResult(job, viewer, payouts.map((p) => p.agentId ?? "")) && resultSize !== null && resultSize <= INLINE_RESULT_BYTES;
   const byKind = (kind: Transfer["kind"]) => job.transfers?.find((t) => t.kind === kind);
   const payout = byKind("payout");
   const fee = byKind("fee");
@@ -141,12 +164,22 @@ export function toJobDto(job: JobWithRelations): z.infer<typeof ZJobDto> {
     max_submissions: job.maxSubmissions,
     max_retries: job.maxRetries,
     min_reputation: job.minReputation,
+    required_capabilities: job.requiredCapabilities,
+    max_winners: job.maxWinners,
+    active_workers: job.activeWorkers,
+    submitted_workers: job.submittedWorkers,
     deposit_tx_hash: job.depositTxHash,
     deposit_amount: job.depositAmount === null ? null : formatUsdc(job.depositAmount),
     participants: (job.participants ?? []).map((p) => ({ worker_id: p.workerId, claimed_at: p.claimedAt.toISOString() })),
-    submission_count: job._count?.submissions ?? 0,
+    submission_count: job.submissionCount,
     winner_id: job.winnerId,
-    result_data: job.resultData,
+    winners: payouts.map((p) => {
+      const fee = job.transfers?.find((t) => t.kind === "fee" && t.agentId === p.agentId);
+      return { worker_id: p.agentId ?? "", amount: formatUsdc(p.amount + (fee?.amount ?? 0n)), payout_status: p.status, payout_tx_hash: p.txHash };
+    }),
+    result_data: showResult ? job.resultData : null,
+    result_size: resultSize,
+    result_url: resultSize === null ? null : `/api/v1/jobs/${job.id}/result`,
     payout_tx_hash: payout?.txHash ?? null,
     fee_tx_hash: fee?.txHash ?? null,
     refund_tx_hash: refund?.txHash ?? null,

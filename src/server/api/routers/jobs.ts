@@ -1,39 +1,73 @@
 import { z } from "zod";
-import { agentProcedure, assertActsAs, publicProcedure, router } from "~/server/api/trpc";
-import { ZJobDto, ZJobStatus, ZSubmissionDto, canSeeSubmissionDetail, toJobDto, toSubmissionDto, toTransferDto, ZTransferDto } from "~/server/api/dto";
+import { agentProcedure, assertActsAs, publicProcedure, router, type Actor } from "~/server/api/trpc";
+import { ZJobDto, ZJobStatus, ZSubmissionDto, ZTransferDto, canSeeSubmissionDetail, toJobDto, toSubmissionDto, toTransferDto, type JobViewer } from "~/server/api/dto";
 import { getChain } from "~/server/chain/chain";
+import { AppError } from "~/server/errors";
+import { formatUsdc, parseUsdc } from "~/server/money";
 import { ARTIFACT_TYPES, createJob } from "~/server/services/jobs/create-job";
 import { listJobs } from "~/server/services/jobs/list-jobs";
 import { getJob } from "~/server/services/jobs/get-job";
+import { updateJob } from "~/server/services/jobs/update-job";
 import { fundJob } from "~/server/services/jobs/fund-job";
 import { claimJob } from "~/server/services/jobs/claim-job";
+import { unclaimJob } from "~/server/services/jobs/unclaim-job";
 import { submitWork } from "~/server/services/jobs/submit-work";
 import { cancelJob } from "~/server/services/jobs/cancel-job";
 import { refundJob } from "~/server/services/jobs/refund-job";
+import { refundExcess } from "~/server/services/jobs/refund-excess";
+import { getJobReceipt, getJobResult, listJobEvents } from "~/server/services/jobs/read-job-extras";
 import { listJobSubmissions } from "~/server/services/submissions/read-submissions";
+import { getAgent } from "~/server/services/agents/get-agent";
+import { ZPaging } from "~/server/api/schemas";
 
-const ZTaskId = z.object({ task_id: z.string().meta({ description: "the job's id" }) });
-const ZPaging = {
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
-};
+const ZTaskId = z.object({ task_id: z.string().meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
+const ZUsdcInput = (field: string) =>
+  z.union([z.string(), z.number().positive()], { error: (iss) => (iss.input === undefined ? "is required" : `must be a USDC amount such as "5" or "2.50"`) }).meta({ description: `${field} in USDC, e.g. "5" or "2.50"`, example: "5" });
+const ZTags = z.array(z.string().trim().min(1).max(64)).max(32);
+const ZBoolQuery = z.enum(["true", "false"]).transform((v) => v === "true");
+
+function viewerOf(actor: Actor): JobViewer {
+  return actor.kind === "agent" ? { agentId: actor.agentId, isAdmin: actor.isAdmin } : {};
+}
+
+function usdcOrFail(value: string | number | undefined, field: string): bigint | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseUsdc(value);
+  } catch (err) {
+    throw new AppError("VALIDATION_FAILED", `${field}: ${(err as Error).message}`, { field });
+  }
+}
+
+const ZEvent = z.object({
+  event_id: z.string(),
+  kind: z.string(),
+  from_status: z.string().nullable(),
+  to_status: z.string().nullable(),
+  actor: z.string(),
+  reason: z.string().nullable(),
+  data: z.unknown(),
+  created_at: z.string(),
+});
 
 export const jobsRouter = router({
   create: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs", tags: ["jobs"], summary: "Post a job (open until funded)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/jobs", tags: ["jobs"], summary: "Post a job (open until funded); accepts Idempotency-Key" }, successStatus: 201 })
     .input(
       z.object({
         title: z.string().trim().min(1).max(200).meta({ example: "Summarise this article" }),
         description: z.string().trim().min(1).max(20_000),
         rubric: z.string().trim().min(1).max(20_000).meta({ example: "1. Under 100 words. 2. Mentions the main finding." }),
-        price: z.union([z.string(), z.number().positive()], { error: (iss) => (iss.input === undefined ? "is required" : "must be a USDC amount such as \"5\" or \"2.50\"") }).meta({ description: "USDC, e.g. \"5\" or \"2.50\"", example: "5" }),
+        price: ZUsdcInput("price"),
         artifact_type: z.enum(ARTIFACT_TYPES).default("text"),
         output_schema: z.record(z.string(), z.unknown()).optional().meta({ description: "JSON Schema the delivery must satisfy (artifact_type json)" }),
         expiry: z.number().int().positive().meta({ description: "unix seconds", example: 1893456000 }),
         max_submissions: z.number().int().min(1).max(10_000).optional(),
-        max_retries: z.number().int().min(1).max(1_000).optional(),
+        max_retries: z.number().int().min(1).max(1_000).optional().meta({ description: "attempts allowed per worker" }),
         min_reputation: z.number().min(0).max(1).optional(),
-        fee_bps: z.number().int().min(0).max(5000).optional(),
+        fee_bps: z.number().int().min(0).max(5000).optional().meta({ description: "platform fee in basis points (default PLATFORM_FEE_BPS)" }),
+        max_winners: z.number().int().min(1).max(100).optional().meta({ description: "the first N passing submissions share the price equally" }),
+        required_capabilities: ZTags.optional().meta({ description: "tags a worker must have declared to claim", example: ["summarisation"] }),
         buyer_id: z.string().optional().meta({ description: "optional; must be the API key's agent" }),
       }),
     )
@@ -56,48 +90,143 @@ export const jobsRouter = router({
           maxRetries: input.max_retries,
           minReputation: input.min_reputation,
           feeBps: input.fee_bps,
+          maxWinners: input.max_winners,
+          requiredCapabilities: input.required_capabilities,
         },
       });
-      return toJobDto(job);
+      return toJobDto(job, viewerOf(ctx.actor));
     }),
 
   list: publicProcedure
-    .meta({ openapi: { method: "GET", path: "/jobs", tags: ["jobs"], protect: false, summary: "List jobs, newest first" } })
-    .input(z.object({ status: ZJobStatus.optional(), buyer_id: z.string().optional(), worker_id: z.string().optional(), ...ZPaging }))
-    .output(z.object({ jobs: z.array(ZJobDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+    .meta({ openapi: { method: "GET", path: "/jobs", tags: ["jobs"], protect: false, summary: "Find jobs: filters, sorting, offset or cursor paging" } })
+    .input(
+      z.object({
+        status: ZJobStatus.optional(),
+        buyer_id: z.string().optional(),
+        worker_id: z.string().optional().meta({ description: "jobs this agent is actively working on; 'me' for yourself" }),
+        artifact_type: z.enum(ARTIFACT_TYPES).optional(),
+        min_price: z.string().optional().meta({ example: "1" }),
+        max_price: z.string().optional().meta({ example: "50" }),
+        capability: z.string().optional().meta({ description: "jobs that require this tag" }),
+        eligible: ZBoolQuery.optional().meta({ description: "only jobs whose min_reputation and required capabilities you meet (needs an API key)" }),
+        unclaimed_by_me: ZBoolQuery.optional().meta({ description: "only jobs you have not claimed (needs an API key)" }),
+        sort_by: z.enum(["created_at", "price", "expiry"]).default("created_at"),
+        sort_order: z.enum(["asc", "desc"]).default("desc"),
+        cursor: z.string().optional().meta({ description: "next_cursor from the previous page; ignores offset" }),
+        ...ZPaging,
+      }),
+    )
+    .output(
+      z.object({
+        jobs: z.array(ZJobDto),
+        total: z.number().int(),
+        total_is_estimate: z.boolean(),
+        limit: z.number().int(),
+        offset: z.number().int(),
+        next_cursor: z.string().nullable(),
+      }),
+    )
     .query(async ({ ctx, input }) => {
-      const { jobs, total } = await listJobs({ db: ctx.db, input: { status: input.status, buyerId: input.buyer_id, workerId: input.worker_id, limit: input.limit, offset: input.offset } });
-      return { jobs: jobs.map(toJobDto), total, limit: input.limit, offset: input.offset };
+      const me = ctx.actor.kind === "agent" ? ctx.actor.agentId : undefined;
+      if ((input.eligible || input.unclaimed_by_me || input.worker_id === "me") && !me) {
+        throw new AppError("UNAUTHORIZED", "eligible, unclaimed_by_me and worker_id=me need an API key");
+      }
+      const agent = input.eligible && me ? await getAgent({ db: ctx.db, agentId: me }) : undefined;
+      const { jobs, total, totalIsEstimate, nextCursor } = await listJobs({
+        db: ctx.db,
+        input: {
+          status: input.status,
+          buyerId: input.buyer_id === "me" ? me : input.buyer_id,
+          workerId: input.worker_id === "me" ? me : input.worker_id,
+          artifactType: input.artifact_type,
+          minPrice: usdcOrFail(input.min_price, "min_price"),
+          maxPrice: usdcOrFail(input.max_price, "max_price"),
+          capability: input.capability?.trim().toLowerCase(),
+          eligibleFor: agent ? { agentId: agent.id, reputation: agent.reputation, capabilities: agent.capabilities } : undefined,
+          unclaimedBy: input.unclaimed_by_me ? me : undefined,
+          sortBy: input.sort_by,
+          sortOrder: input.sort_order,
+          limit: input.limit,
+          offset: input.offset,
+          cursor: input.cursor,
+        },
+      });
+      const viewer = viewerOf(ctx.actor);
+      return { jobs: jobs.map((j) => toJobDto(j, viewer)), total, total_is_estimate: totalIsEstimate, limit: input.limit, offset: input.cursor ? 0 : input.offset, next_cursor: nextCursor };
     }),
 
   get: publicProcedure
-    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}", tags: ["jobs"], protect: false, summary: "One job with participants and transfers" } })
+    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}", tags: ["jobs"], protect: false, summary: "One job with participants, winners and transfers" } })
     .input(ZTaskId)
     .output(ZJobDto)
-    .query(async ({ ctx, input }) => toJobDto(await getJob({ db: ctx.db, jobId: input.task_id }))),
+    .query(async ({ ctx, input }) => toJobDto(await getJob({ db: ctx.db, jobId: input.task_id }), viewerOf(ctx.actor))),
+
+  update: agentProcedure
+    .meta({ openapi: { method: "PATCH", path: "/jobs/{task_id}", tags: ["jobs"], summary: "Edit a job: anything while open, only a later expiry once funded" } })
+    .input(
+      ZTaskId.extend({
+        title: z.string().trim().min(1).max(200).optional(),
+        description: z.string().trim().min(1).max(20_000).optional(),
+        rubric: z.string().trim().min(1).max(20_000).optional(),
+        expiry: z.number().int().positive().optional().meta({ description: "unix seconds" }),
+        max_submissions: z.number().int().min(1).max(10_000).nullable().optional(),
+        max_retries: z.number().int().min(1).max(1_000).nullable().optional(),
+        min_reputation: z.number().min(0).max(1).optional(),
+        required_capabilities: ZTags.optional(),
+      }),
+    )
+    .output(ZJobDto)
+    .mutation(async ({ ctx, input }) => {
+      const job = await updateJob({
+        db: ctx.db,
+        actor: ctx.actor,
+        jobId: input.task_id,
+        input: {
+          title: input.title,
+          description: input.description,
+          rubric: input.rubric,
+          expiry: input.expiry,
+          maxSubmissions: input.max_submissions,
+          maxRetries: input.max_retries,
+          minReputation: input.min_reputation,
+          requiredCapabilities: input.required_capabilities,
+        },
+      });
+      return toJobDto(job, viewerOf(ctx.actor));
+    }),
 
   fund: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/fund", tags: ["jobs"], summary: "Fund a job with a USDC transfer to the operations wallet" } })
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/fund", tags: ["jobs"], summary: "Fund a job with a USDC transfer to the operations wallet; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ tx_hash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash"), buyer_id: z.string().optional() }))
     .output(ZJobDto.extend({ warnings: z.array(z.string()) }))
     .mutation(async ({ ctx, input }) => {
       assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
       const { job, warnings } = await fundJob({ db: ctx.db, env: ctx.env, chain: getChain(), actor: ctx.actor, jobId: input.task_id, txHash: input.tx_hash });
-      return { ...toJobDto(job), warnings };
+      return { ...toJobDto(job, viewerOf(ctx.actor)), warnings };
     }),
 
   claim: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/claim", tags: ["jobs"], summary: "Join a funded job as a worker" } })
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/claim", tags: ["jobs"], summary: "Join a funded job as a worker; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ worker_id: z.string().optional() }))
-    .output(z.object({ task_id: z.string(), worker_id: z.string(), claimed_at: z.string(), status: z.string(), warnings: z.array(z.string()) }))
+    .output(z.object({ task_id: z.string(), worker_id: z.string(), claimed_at: z.string(), status: z.string(), job_status: ZJobStatus, warnings: z.array(z.string()) }))
     .mutation(async ({ ctx, input }) => {
       assertActsAs(ctx.actor, "worker_id", input.worker_id);
-      const { participant, warnings } = await claimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id });
-      return { task_id: participant.jobId, worker_id: participant.workerId, claimed_at: participant.claimedAt.toISOString(), status: "claimed", warnings };
+      const { job, participant, warnings } = await claimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id });
+      return { task_id: participant.jobId, worker_id: participant.workerId, claimed_at: participant.claimedAt.toISOString(), status: "claimed", job_status: job.status, warnings };
+    }),
+
+  unclaim: agentProcedure
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/unclaim", tags: ["jobs"], summary: "Leave a job you claimed" } })
+    .input(ZTaskId.extend({ worker_id: z.string().optional(), reason: z.string().max(1000).optional() }))
+    .output(z.object({ status: z.literal("unclaimed"), task_id: z.string(), worker_id: z.string(), unclaimed_at: z.string() }))
+    .mutation(async ({ ctx, input }) => {
+      assertActsAs(ctx.actor, "worker_id", input.worker_id);
+      const left = await unclaimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id, reason: input.reason });
+      return { status: "unclaimed" as const, task_id: left.jobId, worker_id: left.workerId, unclaimed_at: left.unclaimedAt!.toISOString() };
     }),
 
   submit: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202)" }, successStatus: 202 })
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202 })
     .input(ZTaskId.extend({ content: z.string().min(1), worker_id: z.string().optional() }))
     .output(ZSubmissionDto)
     .mutation(async ({ ctx, input }) => {
@@ -107,16 +236,16 @@ export const jobsRouter = router({
     }),
 
   cancel: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/cancel", tags: ["jobs"], summary: "Cancel an open or funded job" } })
-    .input(ZTaskId.extend({ buyer_id: z.string().optional() }))
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/cancel", tags: ["jobs"], summary: "Cancel an open, funded or claimed job" } })
+    .input(ZTaskId.extend({ buyer_id: z.string().optional(), reason: z.string().max(1000).optional() }))
     .output(ZJobDto)
     .mutation(async ({ ctx, input }) => {
       assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
-      return toJobDto(await cancelJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id }));
+      return toJobDto(await cancelJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id, reason: input.reason }), viewerOf(ctx.actor));
     }),
 
   refund: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund", tags: ["jobs"], summary: "Return an expired or cancelled job's deposit to the buyer" } })
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund", tags: ["jobs"], summary: "Return an expired or cancelled job's deposit to the buyer; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ buyer_id: z.string().optional() }))
     .output(z.object({ task_id: z.string(), refund_status: z.string(), refund_tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto }))
     .mutation(async ({ ctx, input }) => {
@@ -126,17 +255,107 @@ export const jobsRouter = router({
       return { task_id: input.task_id, refund_status: dto.status, refund_tx_hash: dto.tx_hash, amount: dto.amount, transfer: dto };
     }),
 
-  submissions: publicProcedure
-    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/submissions", tags: ["submissions"], protect: false, summary: "A job's submissions with oracle steps" } })
-    .input(ZTaskId.extend(ZPaging))
-    .output(z.object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+  refundExcess: agentProcedure
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund-excess", tags: ["jobs"], summary: "Return what the deposit held beyond the price, once; accepts Idempotency-Key" } })
+    .input(ZTaskId)
+    .output(z.object({ task_id: z.string(), status: z.string(), tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto }))
+    .mutation(async ({ ctx, input }) => {
+      const transfer = await refundExcess({ db: ctx.db, chain: getChain(), actor: ctx.actor, jobId: input.task_id });
+      const dto = toTransferDto(transfer);
+      return { task_id: input.task_id, status: dto.status, tx_hash: dto.tx_hash, amount: dto.amount, transfer: dto };
+    }),
+
+  result: agentProcedure
+    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/result", tags: ["jobs"], summary: "The winning content (buyer, winners, admins)" } })
+    .input(ZTaskId)
+    .output(z.object({ task_id: z.string(), winner_id: z.string().nullable(), result_data: z.string(), result_size: z.number().int(), winners: z.array(z.object({ worker_id: z.string(), submission_id: z.string(), content: z.string() })) }))
     .query(async ({ ctx, input }) => {
-      const { job, submissions, total } = await listJobSubmissions({ db: ctx.db, jobId: input.task_id, limit: input.limit, offset: input.offset });
+      const { job, winners } = await getJobResult({ db: ctx.db, viewer: ctx.actor, jobId: input.task_id });
+      return {
+        task_id: job.id,
+        winner_id: job.winnerId,
+        result_data: job.resultData!,
+        result_size: Buffer.byteLength(job.resultData!, "utf8"),
+        winners: winners.map((w) => ({ worker_id: w.workerId, submission_id: w.id, content: w.content })),
+      };
+    }),
+
+  receipt: agentProcedure
+    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/receipt", tags: ["jobs"], summary: "Amounts, fees, net payouts and transaction hashes (buyer, winners, admins)" } })
+    .input(ZTaskId)
+    .output(
+      z.object({
+        task_id: z.string(),
+        status: ZJobStatus,
+        price: z.string(),
+        fee_bps: z.number().int(),
+        deposit: z.object({ amount: z.string().nullable(), tx_hash: z.string().nullable(), funded_at: z.string().nullable() }),
+        payouts: z.array(z.object({ worker_id: z.string().nullable(), gross: z.string(), fee: z.string(), net: z.string(), status: z.string(), tx_hash: z.string().nullable(), fee_tx_hash: z.string().nullable(), confirmed_at: z.string().nullable() })),
+        refunds: z.array(ZTransferDto),
+        total_fees: z.string(),
+        created_at: z.string(),
+        resolved_at: z.string().nullable(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const job = await getJobReceipt({ db: ctx.db, viewer: ctx.actor, jobId: input.task_id });
+      const fees = job.transfers.filter((t) => t.kind === "fee");
+      const payouts = job.transfers
+        .filter((t) => t.kind === "payout")
+        .map((p) => {
+          const fee = fees.find((f) => f.agentId === p.agentId);
+          const feeAmount = fee?.amount ?? 0n;
+          return {
+            worker_id: p.agentId,
+            gross: formatUsdc(p.amount + feeAmount),
+            fee: formatUsdc(feeAmount),
+            net: formatUsdc(p.amount),
+            status: p.status,
+            tx_hash: p.txHash,
+            fee_tx_hash: fee?.txHash ?? null,
+            confirmed_at: p.confirmedAt?.toISOString() ?? null,
+          };
+        });
+      return {
+        task_id: job.id,
+        status: toJobDto(job).status,
+        price: formatUsdc(job.price),
+        fee_bps: job.feeBps,
+        deposit: { amount: job.depositAmount === null ? null : formatUsdc(job.depositAmount), tx_hash: job.depositTxHash, funded_at: job.fundedAt?.toISOString() ?? null },
+        payouts,
+        refunds: job.transfers.filter((t) => t.kind === "refund" || t.kind === "excess_refund").map(toTransferDto),
+        total_fees: formatUsdc(fees.reduce((sum, f) => sum + f.amount, 0n)),
+        created_at: job.createdAt.toISOString(),
+        resolved_at: job.resolvedAt?.toISOString() ?? null,
+      };
+    }),
+
+  events: agentProcedure
+    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/events", tags: ["jobs"], summary: "The job's event log: every transition and edit (buyer, workers, admins)" } })
+    .input(ZTaskId.extend(ZPaging))
+    .output(z.object({ events: z.array(ZEvent), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+    .query(async ({ ctx, input }) => {
+      const { events, total } = await listJobEvents({ db: ctx.db, viewer: ctx.actor, jobId: input.task_id, limit: input.limit, offset: input.offset });
+      return {
+        events: events.map((e) => ({ event_id: e.id, kind: e.kind, from_status: e.fromStatus, to_status: e.toStatus, actor: e.actor, reason: e.reason, data: e.data ?? null, created_at: e.createdAt.toISOString() })),
+        total,
+        limit: input.limit,
+        offset: input.offset,
+      };
+    }),
+
+  submissions: publicProcedure
+    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/submissions", tags: ["submissions"], protect: false, summary: "A job's submissions with oracle steps; offset or cursor paging" } })
+    .input(ZTaskId.extend({ status: z.enum(["judging", "passed", "failed"]).optional(), cursor: z.string().optional(), ...ZPaging }))
+    .output(z.object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_cursor: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const { job, submissions, total, nextCursor } = await listJobSubmissions({ db: ctx.db, jobId: input.task_id, status: input.status, limit: input.limit, offset: input.offset, cursor: input.cursor });
       return {
         submissions: submissions.map((s) => toSubmissionDto(s, canSeeSubmissionDetail(ctx.actor, s, job.buyerId))),
         total,
         limit: input.limit,
-        offset: input.offset,
+        offset: input.cursor ? 0 : input.offset,
+        next_cursor: nextCursor,
       };
     }),
 });

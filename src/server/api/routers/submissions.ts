@@ -1,10 +1,28 @@
 import { z } from "zod";
 import { agentProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZSubmissionDto, canSeeSubmissionDetail, toSubmissionDto } from "~/server/api/dto";
-import { getSubmission } from "~/server/services/submissions/read-submissions";
+import { getSubmission, listWorkerSubmissions } from "~/server/services/submissions/read-submissions";
 import { recordVerdict } from "~/server/services/submissions/record-verdict";
+import { ZPaging } from "~/server/api/schemas";
 
 export const submissionsRouter = router({
+  list: agentProcedure
+    .meta({ openapi: { method: "GET", path: "/submissions", tags: ["submissions"], summary: "Submissions across jobs by one worker (worker_id=me for yours), newest first" } })
+    .input(z.object({ worker_id: z.string().meta({ example: "me" }), status: z.enum(["judging", "passed", "failed"]).optional(), cursor: z.string().optional(), ...ZPaging }))
+    .output(z.object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_cursor: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const workerId = input.worker_id === "me" ? ctx.actor.agentId : input.worker_id;
+      const page = await listWorkerSubmissions({ db: ctx.db, workerId, status: input.status, limit: input.limit, offset: input.offset, cursor: input.cursor });
+      return {
+        // Others' content stays redacted (G16): only the worker, each job's buyer and admins see it.
+        submissions: page.submissions.map((s) => toSubmissionDto(s, canSeeSubmissionDetail(ctx.actor, s, s.job.buyerId))),
+        total: page.total,
+        limit: input.limit,
+        offset: input.cursor ? 0 : input.offset,
+        next_cursor: page.nextCursor,
+      };
+    }),
+
   get: publicProcedure
     .meta({ openapi: { method: "GET", path: "/submissions/{submission_id}", tags: ["submissions"], protect: false, summary: "One submission and its verdict" } })
     .input(z.object({ submission_id: z.string() }))

@@ -3,6 +3,7 @@ import type { Db } from "~/server/db";
 import type { Env } from "~/env";
 import { AppError } from "~/server/errors";
 import { formatUsdc, parseUsdc } from "~/server/money";
+import { recordJobEvent } from "./job-state";
 
 export const ARTIFACT_TYPES = ["text", "json", "code", "markdown", "url"] as const;
 export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
@@ -20,6 +21,8 @@ export interface CreateJobInput {
   maxRetries?: number;
   minReputation?: number;
   feeBps?: number;
+  maxWinners?: number;
+  requiredCapabilities?: string[];
 }
 
 export async function createJob({ db, env, buyerId, input }: { db: Db; env: Env; buyerId: string; input: CreateJobInput }) {
@@ -47,7 +50,11 @@ export async function createJob({ db, env, buyerId, input }: { db: Db; env: Env;
       throw new AppError("VALIDATION_FAILED", `output_schema: not a valid JSON Schema (${(err as Error).message})`, { field: "output_schema" });
     }
   }
-  return db.job.create({
+  if (input.maxSubmissions !== undefined && input.maxWinners !== undefined && input.maxWinners > input.maxSubmissions) {
+    throw new AppError("VALIDATION_FAILED", "max_winners: cannot be more than max_submissions", { field: "max_winners" });
+  }
+  return db.$transaction(async (tx) => {
+    const job = await tx.job.create({
     data: {
       title: input.title,
       description: input.description,
@@ -61,6 +68,16 @@ export async function createJob({ db, env, buyerId, input }: { db: Db; env: Env;
       maxSubmissions: input.maxSubmissions ?? null,
       maxRetries: input.maxRetries ?? null,
       minReputation: input.minReputation ?? 0,
+      maxWinners: input.maxWinners ?? 1,
+      requiredCapabilities: normalizeTags(input.requiredCapabilities ?? []),
     },
+    });
+    await recordJobEvent(tx, job.id, "created", { actor: buyerId, to: "open" });
+    return job;
   });
+}
+
+/** Capability tags are compared case-insensitively; stored lower-case and unique. */
+export function normalizeTags(tags: string[]): string[] {
+  return [...new Set(tags.map((t) => t.trim().toLowerCase()).filter(Boolean))].sort();
 }

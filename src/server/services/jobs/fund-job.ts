@@ -5,7 +5,7 @@ import type { ChainClient } from "~/server/chain/chain";
 import { Prisma } from "~/generated/prisma/client";
 import { AppError } from "~/server/errors";
 import { formatUsdc } from "~/server/money";
-import { assertBuyer, lockJob } from "./job-state";
+import { assertBuyer, lockJob, transitionJob } from "./job-state";
 
 const OVERPAYMENT_WARNING_RATIO = 1.1;
 
@@ -69,10 +69,13 @@ export async function fundJob({
       if (current.status !== "open") {
         throw new AppError("JOB_NOT_OPEN", `Job is ${current.status}; only an open job can be funded`, { status: current.status });
       }
-      return tx.job.update({
-        where: { id: jobId },
-        data: { status: "funded", depositTxHash: hash, depositAmount: deposit.transfersToOps, depositFrom: deposit.from, fundedAt: new Date() },
-      });
+      return transitionJob(
+        tx,
+        current,
+        "funded",
+        { actor: actor.agentId, data: { tx_hash: hash, amount: deposit.transfersToOps.toString() } },
+        { depositTxHash: hash, depositAmount: deposit.transfersToOps, depositFrom: deposit.from, fundedAt: new Date() },
+      );
     });
     const warnings: string[] = [];
     if (Number(deposit.transfersToOps) > Number(job.price) * OVERPAYMENT_WARNING_RATIO) {

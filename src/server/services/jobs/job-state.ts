@@ -1,11 +1,26 @@
-import type { JobStatus } from "~/generated/prisma/client";
+import type { Job, JobStatus, Prisma } from "~/generated/prisma/client";
 import type { DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
 
+// The job state machine (#30-#33):
+//   open -> funded -> claimed (>= 1 active worker) -> resolved
+//   claimed -> funded when the last worker leaves
+//   open | funded | claimed -> expired | cancelled;  expired | cancelled -> refunded
+// Every transition goes through transitionJob, which also writes the job's event log.
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Statuses in which a job accepts claims and work. */
+export const WORKABLE_STATUSES: readonly JobStatus[] = ["funded", "claimed"];
+/** Statuses that turn into expired once the expiry passes. */
+export const EXPIRABLE_STATUSES: readonly JobStatus[] = ["open", "funded", "claimed"];
 
 export function isUuid(value: string): boolean {
   return UUID_RE.test(value);
+}
+
+export function isWorkable(status: JobStatus): boolean {
+  return WORKABLE_STATUSES.includes(status);
 }
 
 /**
@@ -13,19 +28,40 @@ export function isUuid(value: string): boolean {
  * past its expiry still reads as expired everywhere.
  */
 export function effectiveStatus(job: { status: JobStatus; expiry: Date }, now = new Date()): JobStatus {
-  if ((job.status === "open" || job.status === "funded") && job.expiry.getTime() <= now.getTime()) return "expired";
+  if (EXPIRABLE_STATUSES.includes(job.status) && job.expiry.getTime() <= now.getTime()) return "expired";
   return job.status;
 }
 
+export interface EventInput {
+  actor: string;
+  reason?: string;
+  data?: Prisma.InputJsonValue;
+}
+
+export async function recordJobEvent(tx: DbTx, jobId: string, kind: string, input: EventInput & { from?: JobStatus; to?: JobStatus }) {
+  await tx.jobEvent.create({
+    data: { jobId, kind, actor: input.actor, reason: input.reason ?? null, data: input.data, fromStatus: input.from ?? null, toStatus: input.to ?? null },
+  });
+}
+
+/** Moves a (locked) job to `to`, writing the change and its reason to the event log. */
+export async function transitionJob(tx: DbTx, job: Job, to: JobStatus, event: EventInput & { kind?: string }, data: Prisma.JobUpdateInput = {}): Promise<Job> {
+  const updated = await tx.job.update({ where: { id: job.id }, data: { ...data, status: to } });
+  if (job.status !== to || event.kind) {
+    await recordJobEvent(tx, job.id, event.kind ?? to, { ...event, from: job.status, to });
+  }
+  return updated;
+}
+
 /** Loads a job under a row lock: every state change of a job goes through here. */
-export async function lockJob(tx: DbTx, jobId: string) {
+export async function lockJob(tx: DbTx, jobId: string): Promise<Job> {
   if (!isUuid(jobId)) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
   const rows = await tx.$queryRaw<{ task_id: string }[]>`SELECT task_id FROM jobs WHERE task_id = ${jobId}::uuid FOR UPDATE`;
   if (rows.length === 0) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
   const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
   // A job past its expiry is expired from now on, whatever else this transaction does.
   if (effectiveStatus(job) === "expired" && job.status !== "expired") {
-    return tx.job.update({ where: { id: jobId }, data: { status: "expired" } });
+    return transitionJob(tx, job, "expired", { actor: "system", reason: "expiry passed" });
   }
   return job;
 }
@@ -34,4 +70,8 @@ export function assertBuyer(job: { buyerId: string }, actor: { agentId: string; 
   if (job.buyerId !== actor.agentId && !(allowAdmin && actor.isAdmin)) {
     throw new AppError("NOT_THE_BUYER", `Only the buyer of this job may ${action}`);
   }
+}
+
+export function notWorkableError(status: JobStatus, action: string): AppError {
+  return new AppError(status === "expired" ? "JOB_EXPIRED" : "JOB_NOT_FUNDED", `Job is ${status}; ${action}`, { status });
 }

@@ -1,39 +1,215 @@
-import type { JobStatus, Prisma } from "~/generated/prisma/client";
+import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
+import { AppError } from "~/server/errors";
+
+export type JobSortField = "created_at" | "price" | "expiry";
 
 export interface ListJobsInput {
   status?: JobStatus;
   buyerId?: string;
   workerId?: string;
+  artifactType?: string;
+  minPrice?: bigint;
+  maxPrice?: bigint;
+  capability?: string;
+  /** Only jobs whose min_reputation and required capabilities this agent meets. */
+  eligibleFor?: { agentId: string; reputation: number; capabilities: string[] };
+  /** Only jobs this agent has not (actively) claimed. */
+  unclaimedBy?: string;
+  sortBy: JobSortField;
+  sortOrder: "asc" | "desc";
   limit: number;
   offset: number;
+  cursor?: string;
+}
+
+/** Beyond this many matches `total` is the planner's estimate (total_is_estimate: true). */
+export const EXACT_COUNT_CAP = 10_000;
+
+const SORT_COLUMN: Record<JobSortField, Prisma.Sql> = {
+  created_at: Prisma.raw("j.created_at"),
+  price: Prisma.raw("j.price"),
+  expiry: Prisma.raw("j.expiry"),
+};
+
+interface CursorPayload {
+  v: string;
+  id: string;
+  s: JobSortField;
+  o: "asc" | "desc";
+}
+
+export function encodeCursor(payload: CursorPayload): string {
+  return Buffer.from(JSON.stringify(payload)).toString("base64url");
+}
+
+function decodeCursor(cursor: string, sortBy: JobSortField, sortOrder: "asc" | "desc"): CursorPayload {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorPayload;
+    if (typeof parsed.v !== "string" || typeof parsed.id !== "string") throw new Error("shape");
+    if (parsed.s !== sortBy || parsed.o !== sortOrder) {
+      throw new AppError("VALIDATION_FAILED", "cursor: was made for another sort_by/sort_order; start again without a cursor", { field: "cursor" });
+    }
+    return parsed;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
+  }
+}
+
+function sortValueSql(sortBy: JobSortField, value: string): Prisma.Sql {
+  return sortBy === "price" ? Prisma.sql`${BigInt(value)}::bigint` : Prisma.sql`${new Date(value)}::timestamp`;
 }
 
 /** Status filter that agrees with effectiveStatus: a job past its expiry counts as expired. */
-export function statusWhere(status: JobStatus, now: Date): Prisma.JobWhereInput {
-  if (status === "open" || status === "funded") return { status, expiry: { gt: now } };
-  if (status === "expired") {
-    return { OR: [{ status: "expired" }, { status: { in: ["open", "funded"] }, expiry: { lte: now } }] };
-  }
-  return { status };
+function statusSql(status: JobStatus): Prisma.Sql {
+  if (status === "open" || status === "funded" || status === "claimed") return Prisma.sql`j.status = ${status}::"JobStatus" AND j.expiry > now()`;
+  if (status === "expired") return Prisma.sql`(j.status = 'expired' OR (j.status IN ('open', 'funded', 'claimed') AND j.expiry <= now()))`;
+  return Prisma.sql`j.status = ${status}::"JobStatus"`;
 }
 
-export async function listJobs({ db, input }: { db: Db; input: ListJobsInput }) {
-  const now = new Date();
-  const where: Prisma.JobWhereInput = {
-    ...(input.status ? statusWhere(input.status, now) : {}),
-    ...(input.buyerId ? { buyerId: input.buyerId } : {}),
-    ...(input.workerId ? { participants: { some: { workerId: input.workerId, unclaimedAt: null } } } : {}),
+function whereSql(input: ListJobsInput): Prisma.Sql {
+  const parts: Prisma.Sql[] = [];
+  if (input.status) parts.push(statusSql(input.status));
+  if (input.buyerId) parts.push(Prisma.sql`j.buyer_id = ${input.buyerId}`);
+  if (input.workerId) {
+    parts.push(Prisma.sql`EXISTS (SELECT 1 FROM job_participants p WHERE p.task_id = j.task_id AND p.worker_id = ${input.workerId} AND p.unclaimed_at IS NULL)`);
+  }
+  if (input.unclaimedBy) {
+    parts.push(Prisma.sql`NOT EXISTS (SELECT 1 FROM job_participants p WHERE p.task_id = j.task_id AND p.worker_id = ${input.unclaimedBy} AND p.unclaimed_at IS NULL)`);
+  }
+  if (input.artifactType) parts.push(Prisma.sql`j.artifact_type = ${input.artifactType}`);
+  if (input.minPrice !== undefined) parts.push(Prisma.sql`j.price >= ${input.minPrice}`);
+  if (input.maxPrice !== undefined) parts.push(Prisma.sql`j.price <= ${input.maxPrice}`);
+  if (input.capability) parts.push(Prisma.sql`j.required_capabilities @> ARRAY[${input.capability}]::text[]`);
+  if (input.eligibleFor) {
+    parts.push(Prisma.sql`j.min_reputation <= ${input.eligibleFor.reputation}`);
+    parts.push(Prisma.sql`j.required_capabilities <@ ${input.eligibleFor.capabilities}::text[]`);
+    parts.push(Prisma.sql`j.buyer_id <> ${input.eligibleFor.agentId}`);
+  }
+  return parts.length ? Prisma.sql`WHERE ${Prisma.join(parts, " AND ")}` : Prisma.empty;
+}
+
+interface JobRow {
+  task_id: string;
+  title: string;
+  description: string;
+  rubric: string;
+  artifact_type: string;
+  output_schema: Prisma.JsonValue | null;
+  price: bigint;
+  fee_bps: number;
+  buyer_id: string;
+  status: JobStatus;
+  expiry: Date;
+  max_submissions: number | null;
+  max_retries: number | null;
+  min_reputation: number;
+  required_capabilities: string[] | null;
+  max_winners: number;
+  active_workers: number;
+  submitted_workers: number;
+  submission_count: number;
+  excess_refunded_at: Date | null;
+  deposit_tx_hash: string | null;
+  deposit_amount: bigint | null;
+  deposit_from: string | null;
+  funded_at: Date | null;
+  winner_id: string | null;
+  winning_submission_id: string | null;
+  result_data: string | null;
+  resolved_at: Date | null;
+  cancelled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  participants: { worker_id: string; claimed_at: string }[] | null;
+}
+
+function rowToJob(r: JobRow): Job & { participants: { workerId: string; claimedAt: Date }[]; _count: { submissions: number } } {
+  return {
+    id: r.task_id,
+    title: r.title,
+    description: r.description,
+    rubric: r.rubric,
+    artifactType: r.artifact_type,
+    outputSchema: r.output_schema,
+    price: r.price,
+    feeBps: r.fee_bps,
+    buyerId: r.buyer_id,
+    status: r.status,
+    expiry: r.expiry,
+    maxSubmissions: r.max_submissions,
+    maxRetries: r.max_retries,
+    minReputation: r.min_reputation,
+    requiredCapabilities: r.required_capabilities ?? [],
+    maxWinners: r.max_winners,
+    activeWorkers: r.active_workers,
+    submittedWorkers: r.submitted_workers,
+    submissionCount: r.submission_count,
+    excessRefundedAt: r.excess_refunded_at,
+    depositTxHash: r.deposit_tx_hash,
+    depositAmount: r.deposit_amount,
+    depositFrom: r.deposit_from,
+    fundedAt: r.funded_at,
+    winnerId: r.winner_id,
+    winningSubmissionId: r.winning_submission_id,
+    resultData: r.result_data,
+    resolvedAt: r.resolved_at,
+    cancelledAt: r.cancelled_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    participants: (r.participants ?? []).map((p) => ({ workerId: p.worker_id, claimedAt: new Date(p.claimed_at) })),
+    _count: { submissions: r.submission_count },
   };
-  const [jobs, total] = await Promise.all([
-    db.job.findMany({
-      where,
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: input.limit,
-      skip: input.offset,
-      include: { participants: { where: { unclaimedAt: null }, select: { workerId: true, claimedAt: true } }, _count: { select: { submissions: true } } },
-    }),
-    db.job.count({ where }),
+}
+
+async function countJobs(db: Db, where: Prisma.Sql): Promise<{ total: number; estimated: boolean }> {
+  const [capped] = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM (SELECT 1 FROM jobs j ${where} LIMIT ${EXACT_COUNT_CAP + 1}) c`;
+  const exact = Number(capped?.n ?? 0);
+  if (exact <= EXACT_COUNT_CAP) return { total: exact, estimated: false };
+  // Past the cap an exact count would scan every match: ask the planner instead.
+  const plan = await db.$queryRaw<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }[]>`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${where}`;
+  const estimate = plan[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? exact;
+  return { total: Math.max(Math.round(estimate), exact), estimated: true };
+}
+
+/**
+ * Jobs matching every filter, all applied in SQL on indexed columns, newest first by default.
+ * Paging by offset for short lists, or by an opaque keyset cursor for deep pages.
+ */
+export async function listJobs({ db, input }: { db: Db; input: ListJobsInput }) {
+  const column = SORT_COLUMN[input.sortBy];
+  const direction = input.sortOrder === "asc" ? Prisma.raw("ASC") : Prisma.raw("DESC");
+  const where = whereSql(input);
+  let pageWhere = where;
+  if (input.cursor) {
+    const cursor = decodeCursor(input.cursor, input.sortBy, input.sortOrder);
+    const comparison = input.sortOrder === "asc" ? Prisma.raw(">") : Prisma.raw("<");
+    const keyset = Prisma.sql`(${column}, j.task_id) ${comparison} (${sortValueSql(input.sortBy, cursor.v)}, ${cursor.id}::uuid)`;
+    pageWhere = where === Prisma.empty ? Prisma.sql`WHERE ${keyset}` : Prisma.sql`${where} AND ${keyset}`;
+  }
+  const offset = input.cursor ? 0 : input.offset;
+  const [rows, count] = await Promise.all([
+    db.$queryRaw<JobRow[]>`
+      SELECT j.*, (
+        SELECT json_agg(json_build_object('worker_id', p.worker_id, 'claimed_at', p.claimed_at) ORDER BY p.claimed_at)
+        FROM job_participants p WHERE p.task_id = j.task_id AND p.unclaimed_at IS NULL
+      ) AS participants
+      FROM jobs j ${pageWhere}
+      ORDER BY ${column} ${direction}, j.task_id ${direction}
+      LIMIT ${input.limit} OFFSET ${offset}`,
+    countJobs(db, where),
   ]);
-  return { jobs, total };
+  const jobs = rows.map(rowToJob);
+  const last = jobs.at(-1);
+  const nextCursor =
+    last && jobs.length === input.limit
+      ? encodeCursor({
+          v: input.sortBy === "price" ? last.price.toString() : (input.sortBy === "expiry" ? last.expiry : last.createdAt).toISOString(),
+          id: last.id,
+          s: input.sortBy,
+          o: input.sortOrder,
+        })
+      : null;
+  return { jobs, total: count.total, totalIsEstimate: count.estimated, nextCursor };
 }

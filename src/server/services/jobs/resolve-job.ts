@@ -1,25 +1,44 @@
 import type { DbTx } from "~/server/db";
 import { getEnv } from "~/env";
 import { splitFee } from "~/server/money";
-import { lockJob } from "./job-state";
+import { isWorkable, lockJob, recordJobEvent, transitionJob } from "./job-state";
+
+/** Each of max_winners winners gets an equal share; the last takes the indivisible remainder. */
+export function winnerShare(price: bigint, maxWinners: number, winnerIndex: number): bigint {
+  const share = price / BigInt(maxWinners);
+  return winnerIndex === maxWinners - 1 ? price - share * BigInt(maxWinners - 1) : share;
+}
 
 /**
  * Called inside the transaction that marks a submission passed. The job row lock makes the
- * first passing submission the only winner; the payout and fee rows are written here, in the
- * same transaction, so a resolved job always has its transfers recorded before any is sent.
+ * first max_winners passing submissions (one per worker) the only winners; each winner's payout
+ * and fee rows are written here, in the same transaction, so they are recorded before any is sent.
  */
 export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; jobId: string; workerId: string; content: string; createdAt: Date }) {
   const job = await lockJob(tx, submission.jobId);
   const submittedInTime = submission.createdAt.getTime() < job.expiry.getTime();
-  const stillOpenForWinner = job.status === "funded" || (job.status === "expired" && submittedInTime && job.winnerId === null);
-  if (!stillOpenForWinner) return { won: false as const, transferIds: [] };
+  const refundRequested = await tx.transfer.count({ where: { jobId: job.id, kind: "refund" } });
+  const acceptsWinner = isWorkable(job.status) || (job.status === "expired" && submittedInTime && refundRequested === 0);
+  if (!acceptsWinner) return { won: false as const, transferIds: [] };
+  const winners = await tx.submission.findMany({ where: { jobId: job.id, isWinner: true }, select: { workerId: true } });
+  if (winners.length >= job.maxWinners || winners.some((w) => w.workerId === submission.workerId)) {
+    return { won: false as const, transferIds: [] };
+  }
 
   const worker = await tx.agent.findUniqueOrThrow({ where: { id: submission.workerId } });
-  const { net, fee } = splitFee(job.price, job.feeBps);
-  await tx.job.update({
-    where: { id: job.id },
-    data: { status: "resolved", winnerId: worker.id, winningSubmissionId: submission.id, resultData: submission.content, resolvedAt: new Date() },
-  });
+  const gross = winnerShare(job.price, job.maxWinners, winners.length);
+  const { net, fee } = splitFee(gross, job.feeBps);
+  await tx.submission.update({ where: { id: submission.id }, data: { isWinner: true } });
+  const first = winners.length === 0;
+  const last = winners.length + 1 === job.maxWinners;
+  const winnerFields = first ? { winnerId: worker.id, winningSubmissionId: submission.id, resultData: submission.content } : {};
+  await recordJobEvent(tx, job.id, "winner_selected", { actor: "oracle", data: { worker_id: worker.id, submission_id: submission.id, amount: gross.toString() } });
+  if (last) {
+    await transitionJob(tx, job, "resolved", { actor: "oracle", reason: `${job.maxWinners} passing submission(s)` }, { ...winnerFields, resolvedAt: new Date() });
+  } else if (first) {
+    await tx.job.update({ where: { id: job.id }, data: winnerFields });
+  }
+
   const completed = worker.jobsCompleted + 1;
   await tx.agent.update({
     where: { id: worker.id },
@@ -44,9 +63,16 @@ export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; j
   const transferIds = [payout.id];
   if (fee > 0n) {
     const feeRow = await tx.transfer.create({
-      data: { jobId: job.id, kind: "fee", idempotencyKey: `fee:${job.id}`, toAddress: getEnv().TREASURY_ADDRESS, amount: fee },
+      data: { jobId: job.id, kind: "fee", idempotencyKey: `fee:${job.id}:${worker.id}`, agentId: worker.id, toAddress: getEnv().TREASURY_ADDRESS, amount: fee },
     });
     transferIds.push(feeRow.id);
   }
   return { won: true as const, transferIds };
+}
+
+/** What is left of a job's deposit after winners' shares and any excess already returned. */
+export async function refundableAmount(tx: DbTx, job: { id: string; depositAmount: bigint | null }): Promise<bigint> {
+  if (job.depositAmount === null) return 0n;
+  const spent = await tx.transfer.aggregate({ _sum: { amount: true }, where: { jobId: job.id, kind: { in: ["payout", "fee", "excess_refund"] } } });
+  return job.depositAmount - (spent._sum.amount ?? 0n);
 }

@@ -2,7 +2,7 @@ import type { Db } from "~/server/db";
 import type { Env } from "~/env";
 import { AppError } from "~/server/errors";
 import { enqueueSafely } from "~/server/jobs/client";
-import { lockJob } from "./job-state";
+import { isWorkable, lockJob, notWorkableError, recordJobEvent } from "./job-state";
 
 export const MAX_CONTENT_BYTES = 50 * 1024;
 
@@ -14,9 +14,7 @@ export async function submitWork({ db, env, actor, jobId, content }: { db: Db; e
   }
   const submission = await db.$transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
-    if (job.status !== "funded") {
-      throw new AppError(job.status === "expired" ? "JOB_EXPIRED" : "JOB_NOT_FUNDED", `Job is ${job.status}; work can only be submitted to a funded job`, { status: job.status });
-    }
+    if (!isWorkable(job.status)) throw notWorkableError(job.status, "work can only be submitted to a funded job");
     const participant = await tx.jobParticipant.findUnique({ where: { jobId_workerId: { jobId, workerId: actor.agentId } } });
     if (!participant || participant.unclaimedAt) throw new AppError("NOT_A_PARTICIPANT", "Claim the job before submitting work");
     const [jobCount, workerCount] = await Promise.all([
@@ -29,9 +27,12 @@ export async function submitWork({ db, env, actor, jobId, content }: { db: Db; e
     if (job.maxRetries !== null && workerCount >= job.maxRetries) {
       throw new AppError("RETRY_LIMIT_REACHED", `You have used all ${job.maxRetries} attempts on this job`, { max_retries: job.maxRetries });
     }
-    return tx.submission.create({
+    await tx.job.update({ where: { id: jobId }, data: { submissionCount: { increment: 1 }, ...(workerCount === 0 ? { submittedWorkers: { increment: 1 } } : {}) } });
+    const created = await tx.submission.create({
       data: { jobId, workerId: actor.agentId, attempt: workerCount + 1, content, status: "judging", oracleMode: env.oracleMode },
     });
+    await recordJobEvent(tx, jobId, "submission_received", { actor: actor.agentId, data: { submission_id: created.id, attempt: created.attempt } });
+    return created;
   });
   await enqueueSafely("evaluateSubmission", { submissionId: submission.id }, { singletonKey: submission.id });
   return submission;

@@ -1,3 +1,4 @@
+import type { Prisma, SubmissionStatus } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
 import { AppError } from "~/server/errors";
 import { isUuid } from "~/server/services/jobs/job-state";
@@ -10,12 +11,64 @@ export async function getSubmission({ db, submissionId }: { db: Db; submissionId
   return submission;
 }
 
-export async function listJobSubmissions({ db, jobId, limit, offset }: { db: Db; jobId: string; limit: number; offset: number }) {
+interface SubmissionCursor {
+  t: string;
+  id: string;
+}
+
+function decodeCursor(cursor: string): SubmissionCursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as SubmissionCursor;
+    if (typeof parsed.t !== "string" || !isUuid(parsed.id) || Number.isNaN(Date.parse(parsed.t))) throw new Error("shape");
+    return parsed;
+  } catch {
+    throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
+  }
+}
+
+/** Keyset paging in (created_at, id) order, oldest first: stable under concurrent inserts. */
+async function pageSubmissions(db: Db, where: Prisma.SubmissionWhereInput, opts: { limit: number; offset: number; cursor?: string; newestFirst?: boolean }) {
+  const desc = opts.newestFirst ?? false;
+  let pageWhere = where;
+  if (opts.cursor) {
+    const c = decodeCursor(opts.cursor);
+    const t = new Date(c.t);
+    const after = desc ? { lt: t } : { gt: t };
+    const idAfter = desc ? { lt: c.id } : { gt: c.id };
+    pageWhere = { AND: [where, { OR: [{ createdAt: after }, { createdAt: t, id: idAfter }] }] };
+  }
+  const order = desc ? "desc" : "asc";
+  const [submissions, total] = await Promise.all([
+    db.submission.findMany({ where: pageWhere, orderBy: [{ createdAt: order }, { id: order }], take: opts.limit, skip: opts.cursor ? 0 : opts.offset, include: { job: { select: { buyerId: true } } } }),
+    db.submission.count({ where }),
+  ]);
+  const last = submissions.at(-1);
+  const nextCursor = last && submissions.length === opts.limit ? Buffer.from(JSON.stringify({ t: last.createdAt.toISOString(), id: last.id })).toString("base64url") : null;
+  return { submissions, total, nextCursor };
+}
+
+export async function listJobSubmissions({
+  db,
+  jobId,
+  status,
+  limit,
+  offset,
+  cursor,
+}: {
+  db: Db;
+  jobId: string;
+  status?: SubmissionStatus;
+  limit: number;
+  offset: number;
+  cursor?: string;
+}) {
   const job = isUuid(jobId) ? await db.job.findUnique({ where: { id: jobId }, select: { id: true, buyerId: true } }) : null;
   if (!job) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
-  const [submissions, total] = await Promise.all([
-    db.submission.findMany({ where: { jobId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], take: limit, skip: offset }),
-    db.submission.count({ where: { jobId } }),
-  ]);
-  return { job, submissions, total };
+  const page = await pageSubmissions(db, { jobId, ...(status ? { status } : {}) }, { limit, offset, cursor });
+  return { job, ...page };
+}
+
+/** One worker's submissions across jobs, newest first (G16: `GET /submissions?worker_id=me`). */
+export async function listWorkerSubmissions({ db, workerId, status, limit, offset, cursor }: { db: Db; workerId: string; status?: SubmissionStatus; limit: number; offset: number; cursor?: string }) {
+  return pageSubmissions(db, { workerId, ...(status ? { status } : {}) }, { limit, offset, cursor, newestFirst: true });
 }

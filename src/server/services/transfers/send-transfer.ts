@@ -2,6 +2,7 @@ import { log } from "~/server/log";
 import type { Address, Hex } from "viem";
 import type { Db } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
+import { lockJob, transitionJob } from "~/server/services/jobs/job-state";
 
 // One advisory-lock key for "allocating the operations wallet's next nonce".
 const NONCE_LOCK_KEY = 7_300_001;
@@ -71,7 +72,17 @@ async function waitAndRecord(db: Db, chain: ChainClient, sent: TransferRow, wait
 
 async function recordReceipt(db: Db, transfer: TransferRow, status: "success" | "reverted"): Promise<TransferRow> {
   if (status === "success") {
-    return db.transfer.update({ where: { id: transfer.id }, data: { status: "success", confirmedAt: new Date() } });
+    return db.$transaction(async (tx) => {
+      const confirmed = await tx.transfer.update({ where: { id: transfer.id }, data: { status: "success", confirmedAt: new Date() } });
+      // The refund landing is what makes a job refunded (a terminal state).
+      if (confirmed.kind === "refund") {
+        const job = await lockJob(tx, confirmed.jobId);
+        if (job.status === "expired" || job.status === "cancelled") {
+          await transitionJob(tx, job, "refunded", { actor: "system", reason: "refund confirmed on chain", data: { tx_hash: confirmed.txHash } });
+        }
+      }
+      return confirmed;
+    });
   }
   log.error("transfer reverted", { transferId: transfer.id, txHash: transfer.txHash });
   return db.transfer.update({ where: { id: transfer.id }, data: { status: "failed", error: "transaction reverted on chain" } });

@@ -1,0 +1,33 @@
+import type { Db } from "~/server/db";
+import type { ChainClient } from "~/server/chain/chain";
+import { AppError } from "~/server/errors";
+import { enqueueSafely } from "~/server/jobs/client";
+import { sendTransfer } from "~/server/services/transfers/send-transfer";
+import { formatUsdc } from "~/server/money";
+import { assertBuyer, lockJob, recordJobEvent } from "./job-state";
+
+/** Returns what a buyer deposited beyond the price (G22), once. */
+export async function refundExcess({ db, chain, actor, jobId }: { db: Db; chain: ChainClient; actor: { agentId: string }; jobId: string }) {
+  const transfer = await db.$transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    assertBuyer(job, actor, "recover its excess deposit");
+    if (job.depositAmount === null) throw new AppError("NO_EXCESS", "Job was never funded");
+    const excess = job.depositAmount - job.price;
+    if (excess <= 0n) throw new AppError("NO_EXCESS", `The deposit of ${formatUsdc(job.depositAmount)} USDC is not more than the price`);
+    const existing = await tx.transfer.findUnique({ where: { idempotencyKey: `excess:${jobId}` } });
+    if (existing) throw new AppError("ALREADY_REFUNDED", "The excess has already been returned", { tx_hash: existing.txHash, status: existing.status });
+    const buyer = await tx.agent.findUniqueOrThrow({ where: { id: job.buyerId } });
+    const to = buyer.walletAddress ?? job.depositFrom;
+    await tx.job.update({ where: { id: jobId }, data: { excessRefundedAt: new Date() } });
+    await recordJobEvent(tx, jobId, "excess_refund_requested", { actor: actor.agentId, data: { amount: excess.toString() } });
+    return tx.transfer.create({
+      data: { jobId, kind: "excess_refund", idempotencyKey: `excess:${jobId}`, agentId: buyer.id, toAddress: to, amount: excess, status: to ? "pending" : "skipped" },
+    });
+  });
+  try {
+    return await sendTransfer({ db, chain, transferId: transfer.id, waitMs: 20_000 });
+  } catch {
+    await enqueueSafely("sendTransfer", { transferId: transfer.id }, { singletonKey: transfer.id });
+    return db.transfer.findUniqueOrThrow({ where: { id: transfer.id } });
+  }
+}

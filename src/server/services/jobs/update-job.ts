@@ -1,0 +1,77 @@
+import type { Prisma } from "~/generated/prisma/client";
+import type { Db } from "~/server/db";
+import { AppError } from "~/server/errors";
+import { assertBuyer, isWorkable, lockJob, recordJobEvent } from "./job-state";
+import { normalizeTags } from "./create-job";
+
+export interface UpdateJobInput {
+  title?: string;
+  description?: string;
+  rubric?: string;
+  /** Unix seconds. */
+  expiry?: number;
+  maxSubmissions?: number | null;
+  maxRetries?: number | null;
+  minReputation?: number;
+  requiredCapabilities?: string[];
+}
+
+const FIELD_NAMES: Record<keyof UpdateJobInput, string> = {
+  title: "title",
+  description: "description",
+  rubric: "rubric",
+  expiry: "expiry",
+  maxSubmissions: "max_submissions",
+  maxRetries: "max_retries",
+  minReputation: "min_reputation",
+  requiredCapabilities: "required_capabilities",
+};
+
+/**
+ * The buyer edits a job (G11): anything while it is open; once money is in, only a later
+ * expiry, so workers never find the task changed under them. Each edit is kept in the job's
+ * event log with the old and new values.
+ */
+export async function updateJob({ db, actor, jobId, input }: { db: Db; actor: { agentId: string }; jobId: string; input: UpdateJobInput }) {
+  return db.$transaction(async (tx) => {
+    const job = await lockJob(tx, jobId);
+    assertBuyer(job, actor, "update it");
+    const fields = (Object.keys(input) as (keyof UpdateJobInput)[]).filter((k) => input[k] !== undefined);
+    if (fields.length === 0) throw new AppError("VALIDATION_FAILED", "body: name at least one field to change", { field: "body" });
+    if (isWorkable(job.status)) {
+      const locked = fields.filter((f) => f !== "expiry");
+      if (locked.length > 0) {
+        throw new AppError("JOB_NOT_OPEN", `${FIELD_NAMES[locked[0]!]}: can only change while the job is open; a funded job may only get a later expiry`, {
+          field: FIELD_NAMES[locked[0]!],
+          status: job.status,
+        });
+      }
+    } else if (job.status !== "open") {
+      throw new AppError("JOB_NOT_OPEN", `Job is ${job.status}; it can no longer be changed`, { status: job.status });
+    }
+    const data: Prisma.JobUpdateInput = {};
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    if (input.expiry !== undefined) {
+      const expiry = new Date(input.expiry * 1000);
+      if (expiry.getTime() <= Date.now()) throw new AppError("EXPIRY_IN_PAST", "expiry: must be a unix time (seconds) in the future", { field: "expiry" });
+      if (isWorkable(job.status) && expiry.getTime() <= job.expiry.getTime()) {
+        throw new AppError("VALIDATION_FAILED", "expiry: a funded job's expiry can only move later", { field: "expiry" });
+      }
+      data.expiry = expiry;
+      changes.expiry = { from: Math.floor(job.expiry.getTime() / 1000), to: input.expiry };
+    }
+    for (const key of ["title", "description", "rubric", "maxSubmissions", "maxRetries", "minReputation"] as const) {
+      if (input[key] !== undefined) {
+        (data as Record<string, unknown>)[key] = input[key];
+        changes[FIELD_NAMES[key]] = { from: job[key], to: input[key] };
+      }
+    }
+    if (input.requiredCapabilities !== undefined) {
+      data.requiredCapabilities = normalizeTags(input.requiredCapabilities);
+      changes.required_capabilities = { from: job.requiredCapabilities, to: data.requiredCapabilities };
+    }
+    const updated = await tx.job.update({ where: { id: jobId }, data });
+    await recordJobEvent(tx, jobId, "updated", { actor: actor.agentId, data: changes as Prisma.InputJsonValue });
+    return updated;
+  });
+}
