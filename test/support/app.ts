@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { createPublicClient, createTestClient, createWalletClient, http, type Address, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { createTestDatabase } from "./database";
 import { ANVIL_DEV_PRIVATE_KEYS, startAnvil } from "~/server/dev/anvil";
@@ -72,7 +72,6 @@ export async function startTestApp(options: TestAppOptions = {}) {
 
   const publicClient = createPublicClient({ chain: foundry, transport: http(anvil.rpcUrl), cacheTime: 0 });
   const testClient = createTestClient({ chain: foundry, mode: "anvil", transport: http(anvil.rpcUrl) });
-  let nextBuyerKey = 3;
 
   async function api(method: string, path: string, opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
     const res = await fetch(`${baseUrl}/api/v1${path}`, {
@@ -108,9 +107,10 @@ export async function startTestApp(options: TestAppOptions = {}) {
       let wallet: Address | undefined;
       let privateKey: Hex | undefined;
       if (opts.wallet === true) {
-        if (nextBuyerKey > 8) throw new Error("out of funded anvil accounts for buyers");
-        privateKey = keys[nextBuyerKey++] as Hex;
+        // A fresh key with ETH for gas, so tests never run out of funded accounts.
+        privateKey = generatePrivateKey();
         wallet = privateKeyToAccount(privateKey).address;
+        await testClient.setBalance({ address: wallet, value: 10n ** 20n });
       } else if (typeof opts.wallet === "string") {
         wallet = opts.wallet;
       }

@@ -21,6 +21,10 @@ export const ZAgentDto = z
     jobs_claimed: z.number().int(),
     jobs_completed: z.number().int(),
     total_earned: usdc,
+    capabilities: z.array(z.string()).meta({ description: "lower-case tags a job's required_capabilities are matched against" }),
+    preferred_artifact_types: z.array(z.string()),
+    active: z.boolean().meta({ description: "false once deactivated: the agent's keys no longer work and it cannot claim" }),
+    deactivated_at: z.string().nullable(),
     created_at: z.string(),
   })
   .meta({ id: "Agent" });
@@ -35,6 +39,10 @@ export function toAgentDto(agent: Agent): z.infer<typeof ZAgentDto> {
     jobs_claimed: agent.jobsClaimed,
     jobs_completed: agent.jobsCompleted,
     total_earned: formatUsdc(agent.totalEarned),
+    capabilities: agent.capabilities,
+    preferred_artifact_types: agent.preferredArtifactTypes,
+    active: agent.deactivatedAt === null,
+    deactivated_at: iso(agent.deactivatedAt),
     created_at: agent.createdAt.toISOString(),
   };
 }

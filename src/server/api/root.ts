@@ -3,12 +3,14 @@ import { agentsRouter } from "./routers/agents";
 import { jobsRouter } from "./routers/jobs";
 import { submissionsRouter } from "./routers/submissions";
 import { platformRouter } from "./routers/platform";
+import { disputesRouter } from "./routers/disputes";
 
 export const appRouter = router({
   agents: agentsRouter,
   jobs: jobsRouter,
   submissions: submissionsRouter,
   platform: platformRouter,
+  disputes: disputesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -4,6 +4,7 @@ import { getEnv, type Env } from "~/env";
 import { getDb, type Db } from "~/server/db";
 import { AppError, toAppError } from "~/server/errors";
 import { authenticateApiKey } from "~/server/services/agents/authenticate-api-key";
+import { withIdempotency } from "~/server/services/idempotency/with-idempotency";
 
 export type Actor =
   | { kind: "agent"; agentId: string; apiKeyId: string; isAdmin: boolean }
@@ -16,6 +17,8 @@ export interface Context {
   /** Set when a credential was sent but is not valid: every procedure then answers 401. */
   authFailure?: string;
   requestId: string;
+  /** The Idempotency-Key header, for operations that create things or move money. */
+  idempotencyKey?: string;
 }
 
 function bearerToken(headers: Headers): string | null | undefined {
@@ -30,24 +33,24 @@ export async function createContext(opts: { headers: Headers; requestId?: string
   const env = getEnv();
   const db = getDb();
   const requestId = opts.requestId ?? crypto.randomUUID();
+  const idempotencyKey = opts.headers.get("idempotency-key") ?? undefined;
+  const base = { db, env, requestId, idempotencyKey };
   const token = bearerToken(opts.headers);
-  if (token === undefined) return { db, env, actor: { kind: "anonymous" }, requestId };
+  if (token === undefined) return { ...base, actor: { kind: "anonymous" } };
   if (token === null) {
-    return { db, env, actor: { kind: "anonymous" }, authFailure: "Authorization header must be 'Bearer <api_key>'", requestId };
+    return { ...base, actor: { kind: "anonymous" }, authFailure: "Authorization header must be 'Bearer <api_key>'" };
   }
   const key = await authenticateApiKey({ db, token });
-  if (!key) return { db, env, actor: { kind: "anonymous" }, authFailure: "API key is not valid or has been revoked", requestId };
+  if (!key) return { ...base, actor: { kind: "anonymous" }, authFailure: "API key is not valid or has been revoked" };
   return {
-    db,
-    env,
+    ...base,
     actor: { kind: "agent", agentId: key.agentId, apiKeyId: key.id, isAdmin: env.ADMIN_AGENT_IDS.includes(key.agentId) },
-    requestId,
   };
 }
 
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta<{ successStatus?: number }>>()
+  .meta<OpenApiMeta<{ successStatus?: number; statusFromOutput?: (output: unknown) => number | undefined }>>()
   .create({
     errorFormatter({ shape, error }) {
       const app = toAppError(error, error.code);
@@ -95,6 +98,11 @@ export const adminProcedure = agentProcedure.use(({ ctx, next }) => {
 });
 
 export type AgentActor = Extract<Actor, { kind: "agent" }>;
+
+/** Runs a mutation once per Idempotency-Key (see services/idempotency/with-idempotency.ts). */
+export function idempotently<T>(ctx: Context & { actor: AgentActor }, operation: string, input: unknown, run: () => Promise<T>): Promise<T> {
+  return withIdempotency({ db: ctx.db, agentId: ctx.actor.agentId, key: ctx.idempotencyKey, operation, input, run });
+}
 
 /** When a body names the acting agent (seed compatibility), it must be the key's agent. */
 export function assertActsAs(actor: AgentActor, field: string, claimed: string | undefined): void {

@@ -16,10 +16,14 @@ export const REST_PREFIX = "/api/v1";
 export const TRPC_PREFIX = "/api/trpc";
 const MAX_BODY_BYTES = 256 * 1024;
 
+// Success statuses other than 200 come from procedure meta: a fixed one (201, 202) or one
+// derived from the output (health answers 503 when the database is down).
 const successStatusByPath = new Map<string, number>();
+const statusFromOutputByPath = new Map<string, (output: unknown) => number | undefined>();
 for (const [path, procedure] of Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>)) {
-  const status = (procedure._def.meta as { successStatus?: number } | undefined)?.successStatus;
-  if (status) successStatusByPath.set(path, status);
+  const meta = procedure._def.meta as { successStatus?: number; statusFromOutput?: (output: unknown) => number | undefined } | undefined;
+  if (meta?.successStatus) successStatusByPath.set(path, meta.successStatus);
+  if (meta?.statusFromOutput) statusFromOutputByPath.set(path, meta.statusFromOutput);
 }
 
 function commonHeaders(requestId: string): Record<string, string> {
@@ -39,9 +43,10 @@ function errorResponse(error: AppError, headers: Record<string, string>): Respon
 const openApiNodeHandler = createOpenApiNodeHttpHandler({
   router: appRouter,
   createContext: ({ req }: { req: Request }) => createContext({ headers: req.headers, requestId: req.headers.get("x-request-id") ?? undefined }),
-  responseMeta: ({ paths, errors }: { paths?: string[]; errors: TRPCError[] }) => {
+  responseMeta: ({ paths, errors, data }: { paths?: string[]; errors: TRPCError[]; data?: unknown[] }) => {
     if (errors.length > 0) return { status: toAppError(errors[0], errors[0]!.code).httpStatus };
-    const status = paths?.[0] ? successStatusByPath.get(paths[0]) : undefined;
+    const path = paths?.[0];
+    const status = path ? (statusFromOutputByPath.get(path)?.(data?.[0]) ?? successStatusByPath.get(path)) : undefined;
     return status ? { status } : {};
   },
   onError: ({ error, path }: { error: TRPCError; path?: string }) => {

@@ -12,6 +12,15 @@ export function setDispatcher(dispatcher: Dispatcher | undefined): void {
   globalForJobs.__agentMarketDispatcher = dispatcher;
 }
 
+/** True when this process runs background workers (set by the pg-boss runner). */
+export function isRunnerActive(): boolean {
+  return Boolean((globalThis as { __agentMarketWorkersRunning?: boolean }).__agentMarketWorkersRunning);
+}
+
+export function setRunnerActive(active: boolean): void {
+  (globalThis as { __agentMarketWorkersRunning?: boolean }).__agentMarketWorkersRunning = active;
+}
+
 export function getCurrentDispatcher(): Dispatcher | undefined {
   return globalForJobs.__agentMarketDispatcher;
 }

@@ -1,7 +1,7 @@
 import { log } from "~/server/log";
 import PgBoss from "pg-boss";
 import { backgroundFunctions } from "./catalog";
-import { setDispatcher, type Dispatcher } from "./client";
+import { setDispatcher, setRunnerActive, type Dispatcher } from "./client";
 import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
@@ -59,6 +59,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
       }
     }
     setDispatcher(createSendOnlyDispatcher(boss, workerIds));
+    setRunnerActive(workers);
     if (workers && schedule) {
       await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
       // Crash recovery: anything left judging or unsent by a previous process is queued again
@@ -69,6 +70,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
       boss,
       async stop() {
         setDispatcher(undefined);
+        setRunnerActive(false);
         globalForRunner.__agentMarketPgBoss = undefined;
         await boss.stop({ graceful: true, wait: true, timeout: 5_000 });
       },

@@ -1,13 +1,46 @@
 import { z } from "zod";
 import { agentProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZAgentDto, ZApiKeyDto, toAgentDto, toApiKeyDto } from "~/server/api/dto";
+import { ZPaging } from "~/server/api/schemas";
+import { formatUsdc } from "~/server/money";
+import { ARTIFACT_TYPES } from "~/server/services/jobs/create-job";
 import { registerAgent } from "~/server/services/agents/register-agent";
 import { getAgent } from "~/server/services/agents/get-agent";
+import { updateAgent } from "~/server/services/agents/update-agent";
+import { listAgents } from "~/server/services/agents/list-agents";
+import { deactivateAgent } from "~/server/services/agents/deactivate-agent";
+import { listAgentEarnings } from "~/server/services/agents/list-agent-earnings";
 import { createApiKey, listApiKeys, revokeApiKey } from "~/server/services/agents/manage-api-keys";
 
 const ZAgentId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be 1–100 letters, digits, '_', '.' or '-', starting with a letter or digit");
+const ZAgentPath = { agent_id: z.string().meta({ example: "writer-bot-1" }) };
+const ZName = z.string().trim().min(1).max(200).meta({ example: "Writer Bot" });
+const ZWallet = z.string().nullish().meta({ description: "0x address payouts are sent to", example: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" });
+const ZCapabilities = z
+  .array(z.string().trim().min(1).max(64))
+  .max(32)
+  .meta({ description: "tags jobs can require; stored lower-case and unique", example: ["summarisation", "python"] });
+const ZPreferredArtifactTypes = z.array(z.enum(ARTIFACT_TYPES)).max(ARTIFACT_TYPES.length * 2).meta({ example: ["text", "markdown"] });
+// Query strings carry text: "false" must mean false, not a truthy string.
+const ZBoolQuery = z.enum(["true", "false"]).transform((v) => v === "true");
+const usdc = z.string().meta({ description: "USDC amount as a decimal string", example: "8" });
+
+const ZAgentWithWarnings = ZAgentDto.extend({ warnings: z.array(z.string()).meta({ description: "e.g. no wallet_address: payouts will be skipped" }) });
+
+const ZEarningDto = z
+  .object({
+    task_id: z.string(),
+    title: z.string(),
+    gross: usdc.meta({ description: "this agent's share of the price before the platform fee (net + fee)" }),
+    fee: usdc,
+    net: usdc.meta({ description: "what the payout sends to the agent's wallet" }),
+    status: z.enum(["pending", "sent", "success", "failed", "skipped"]).meta({ description: "the payout's status; skipped when the agent had no wallet" }),
+    tx_hash: z.string().nullable(),
+    paid_at: z.string().nullable().meta({ description: "when the payout was confirmed on chain" }),
+  })
+  .meta({ id: "Earning" });
 
 export const agentsRouter = router({
   register: publicProcedure
@@ -15,25 +48,167 @@ export const agentsRouter = router({
     .input(
       z.object({
         agent_id: ZAgentId.optional().meta({ example: "writer-bot-1" }),
-        name: z.string().trim().min(1).max(200).meta({ example: "Writer Bot" }),
-        wallet_address: z.string().nullish().meta({ example: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" }),
+        name: ZName,
+        wallet_address: ZWallet,
+        capabilities: ZCapabilities.optional(),
+        preferred_artifact_types: ZPreferredArtifactTypes.optional(),
       }),
     )
-    .output(ZAgentDto.extend({ api_key: z.string(), warnings: z.array(z.string()) }))
+    .output(ZAgentWithWarnings.extend({ api_key: z.string() }))
     .mutation(async ({ ctx, input }) => {
-      const { agent, apiKey, warnings } = await registerAgent({ db: ctx.db, input: { agentId: input.agent_id, name: input.name, walletAddress: input.wallet_address } });
+      const { agent, apiKey, warnings } = await registerAgent({
+        db: ctx.db,
+        input: {
+          agentId: input.agent_id,
+          name: input.name,
+          walletAddress: input.wallet_address,
+          capabilities: input.capabilities,
+          preferredArtifactTypes: input.preferred_artifact_types,
+        },
+      });
       return { ...toAgentDto(agent), api_key: apiKey, warnings };
+    }),
+
+  list: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/agents",
+        tags: ["agents"],
+        protect: false,
+        summary: "Find agents; sort_by=reputation&sort_order=desc is the leaderboard",
+        description:
+          "Filters combine (AND). Deactivated agents are left out unless include_inactive=true. " +
+          "The leaderboard is `GET /agents?sort_by=reputation&sort_order=desc`; ties are broken by agent_id.",
+      },
+    })
+    .input(
+      z.object({
+        name: z.string().trim().min(1).max(200).optional().meta({ description: "case-insensitive part of the name" }),
+        capability: z.string().trim().min(1).max(64).optional().meta({ description: "agents that declared this tag", example: "summarisation" }),
+        min_reputation: z.coerce.number().min(0).max(1).optional(),
+        include_inactive: ZBoolQuery.default(false).meta({ description: "also list deactivated agents" }),
+        sort_by: z.enum(["created_at", "reputation", "jobs_completed", "total_earned"]).default("created_at"),
+        sort_order: z.enum(["asc", "desc"]).default("desc"),
+        ...ZPaging,
+      }),
+    )
+    .output(z.object({ agents: z.array(ZAgentDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+    .query(async ({ ctx, input }) => {
+      const { agents, total } = await listAgents({
+        db: ctx.db,
+        input: {
+          name: input.name,
+          capability: input.capability,
+          minReputation: input.min_reputation,
+          includeInactive: input.include_inactive,
+          sortBy: input.sort_by,
+          sortOrder: input.sort_order,
+          limit: input.limit,
+          offset: input.offset,
+        },
+      });
+      return { agents: agents.map(toAgentDto), total, limit: input.limit, offset: input.offset };
     }),
 
   get: publicProcedure
     .meta({ openapi: { method: "GET", path: "/agents/{agent_id}", tags: ["agents"], protect: false, summary: "An agent's public profile" } })
-    .input(z.object({ agent_id: z.string() }))
+    .input(z.object(ZAgentPath))
     .output(ZAgentDto)
     .query(async ({ ctx, input }) => toAgentDto(await getAgent({ db: ctx.db, agentId: input.agent_id }))),
 
+  update: agentProcedure
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/agents/{agent_id}",
+        tags: ["agents"],
+        summary: "Edit your profile: name, wallet, capabilities, preferred artifact types",
+        description: "Fields left out stay as they are; wallet_address null or \"\" removes the wallet. Your own agent only (admins: any).",
+      },
+    })
+    .input(
+      z.object({
+        ...ZAgentPath,
+        name: ZName.optional(),
+        wallet_address: ZWallet,
+        capabilities: ZCapabilities.optional().meta({ description: "replaces the whole list" }),
+        preferred_artifact_types: ZPreferredArtifactTypes.optional().meta({ description: "replaces the whole list" }),
+      }),
+    )
+    .output(ZAgentWithWarnings)
+    .mutation(async ({ ctx, input }) => {
+      const { agent, warnings } = await updateAgent({
+        db: ctx.db,
+        actor: ctx.actor,
+        agentId: input.agent_id,
+        input: {
+          name: input.name,
+          walletAddress: input.wallet_address,
+          capabilities: input.capabilities,
+          preferredArtifactTypes: input.preferred_artifact_types,
+        },
+      });
+      return { ...toAgentDto(agent), warnings };
+    }),
+
+  deactivate: agentProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/agents/{agent_id}/deactivate",
+        tags: ["agents"],
+        summary: "Deactivate an agent: keys stop working, open claims are released; history stays",
+        description: "Your own agent only (admins: any). Calling it again returns the same state.",
+      },
+    })
+    .input(z.object(ZAgentPath))
+    .output(ZAgentDto)
+    .mutation(async ({ ctx, input }) => toAgentDto((await deactivateAgent({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).agent)),
+
+  earnings: agentProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/agents/{agent_id}/earnings",
+        tags: ["agents"],
+        summary: "What an agent earned per job, newest first (the agent itself and admins)",
+        description: "totals count only payouts confirmed on chain (status success); total is the number of rows for paging.",
+      },
+    })
+    .input(z.object({ ...ZAgentPath, ...ZPaging }))
+    .output(
+      z.object({
+        earnings: z.array(ZEarningDto),
+        totals: z.object({ net_total: usdc, count: z.number().int() }).meta({ description: "over payouts with status success" }),
+        total: z.number().int(),
+        limit: z.number().int(),
+        offset: z.number().int(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await listAgentEarnings({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, limit: input.limit, offset: input.offset });
+      return {
+        earnings: page.earnings.map((e) => ({
+          task_id: e.jobId,
+          title: e.title,
+          gross: formatUsdc(e.gross),
+          fee: formatUsdc(e.fee),
+          net: formatUsdc(e.net),
+          status: e.status,
+          tx_hash: e.txHash,
+          paid_at: e.paidAt ? e.paidAt.toISOString() : null,
+        })),
+        totals: { net_total: formatUsdc(page.paidNetTotal), count: page.paidCount },
+        total: page.total,
+        limit: input.limit,
+        offset: input.offset,
+      };
+    }),
+
   createApiKey: agentProcedure
     .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201 })
-    .input(z.object({ agent_id: z.string() }))
+    .input(z.object(ZAgentPath))
     .output(ZApiKeyDto.extend({ api_key: z.string() }))
     .mutation(async ({ ctx, input }) => {
       const { key, plaintext } = await createApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id });
@@ -42,13 +217,13 @@ export const agentsRouter = router({
 
   listApiKeys: agentProcedure
     .meta({ openapi: { method: "GET", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "List API keys (prefixes and times only)" } })
-    .input(z.object({ agent_id: z.string() }))
+    .input(z.object(ZAgentPath))
     .output(z.object({ api_keys: z.array(ZApiKeyDto) }))
     .query(async ({ ctx, input }) => ({ api_keys: (await listApiKeys({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).map(toApiKeyDto) })),
 
   revokeApiKey: agentProcedure
     .meta({ openapi: { method: "DELETE", path: "/agents/{agent_id}/api-keys/{key_id}", tags: ["api keys"], summary: "Revoke an API key (effective on the next request)" } })
-    .input(z.object({ agent_id: z.string(), key_id: z.string() }))
+    .input(z.object({ ...ZAgentPath, key_id: z.string() }))
     .output(ZApiKeyDto)
     .mutation(async ({ ctx, input }) => toApiKeyDto(await revokeApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, keyId: input.key_id }))),
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { agentProcedure, assertActsAs, publicProcedure, router, type Actor } from "~/server/api/trpc";
+import { agentProcedure, assertActsAs, idempotently, publicProcedure, router, type Actor } from "~/server/api/trpc";
 import { ZJobDto, ZJobStatus, ZSubmissionDto, ZTransferDto, canSeeSubmissionDetail, toJobDto, toSubmissionDto, toTransferDto, type JobViewer } from "~/server/api/dto";
 import { getChain } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
@@ -72,30 +72,32 @@ export const jobsRouter = router({
       }),
     )
     .output(ZJobDto)
-    .mutation(async ({ ctx, input }) => {
-      assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
-      const job = await createJob({
-        db: ctx.db,
-        env: ctx.env,
-        buyerId: ctx.actor.agentId,
-        input: {
-          title: input.title,
-          description: input.description,
-          rubric: input.rubric,
-          price: input.price,
-          artifactType: input.artifact_type,
-          outputSchema: input.output_schema,
-          expiry: input.expiry,
-          maxSubmissions: input.max_submissions,
-          maxRetries: input.max_retries,
-          minReputation: input.min_reputation,
-          feeBps: input.fee_bps,
-          maxWinners: input.max_winners,
-          requiredCapabilities: input.required_capabilities,
-        },
-      });
-      return toJobDto(job, viewerOf(ctx.actor));
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "jobs.create", input, async () => {
+        assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
+        const job = await createJob({
+          db: ctx.db,
+          env: ctx.env,
+          buyerId: ctx.actor.agentId,
+          input: {
+            title: input.title,
+            description: input.description,
+            rubric: input.rubric,
+            price: input.price,
+            artifactType: input.artifact_type,
+            outputSchema: input.output_schema,
+            expiry: input.expiry,
+            maxSubmissions: input.max_submissions,
+            maxRetries: input.max_retries,
+            minReputation: input.min_reputation,
+            feeBps: input.fee_bps,
+            maxWinners: input.max_winners,
+            requiredCapabilities: input.required_capabilities,
+          },
+        });
+        return toJobDto(job, viewerOf(ctx.actor));
+      }),
+    ),
 
   list: publicProcedure
     .meta({ openapi: { method: "GET", path: "/jobs", tags: ["jobs"], protect: false, summary: "Find jobs: filters, sorting, offset or cursor paging" } })
@@ -199,21 +201,25 @@ export const jobsRouter = router({
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/fund", tags: ["jobs"], summary: "Fund a job with a USDC transfer to the operations wallet; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ tx_hash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash"), buyer_id: z.string().optional() }))
     .output(ZJobDto.extend({ warnings: z.array(z.string()) }))
-    .mutation(async ({ ctx, input }) => {
-      assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
-      const { job, warnings } = await fundJob({ db: ctx.db, env: ctx.env, chain: getChain(), actor: ctx.actor, jobId: input.task_id, txHash: input.tx_hash });
-      return { ...toJobDto(job, viewerOf(ctx.actor)), warnings };
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "jobs.fund", input, async () => {
+        assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
+        const { job, warnings } = await fundJob({ db: ctx.db, env: ctx.env, chain: getChain(), actor: ctx.actor, jobId: input.task_id, txHash: input.tx_hash });
+        return { ...toJobDto(job, viewerOf(ctx.actor)), warnings };
+      }),
+    ),
 
   claim: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/claim", tags: ["jobs"], summary: "Join a funded job as a worker; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ worker_id: z.string().optional() }))
     .output(z.object({ task_id: z.string(), worker_id: z.string(), claimed_at: z.string(), status: z.string(), job_status: ZJobStatus, warnings: z.array(z.string()) }))
-    .mutation(async ({ ctx, input }) => {
-      assertActsAs(ctx.actor, "worker_id", input.worker_id);
-      const { job, participant, warnings } = await claimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id });
-      return { task_id: participant.jobId, worker_id: participant.workerId, claimed_at: participant.claimedAt.toISOString(), status: "claimed", job_status: job.status, warnings };
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "jobs.claim", input, async () => {
+        assertActsAs(ctx.actor, "worker_id", input.worker_id);
+        const { job, participant, warnings } = await claimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id });
+        return { task_id: participant.jobId, worker_id: participant.workerId, claimed_at: participant.claimedAt.toISOString(), status: "claimed", job_status: job.status, warnings };
+      }),
+    ),
 
   unclaim: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/unclaim", tags: ["jobs"], summary: "Leave a job you claimed" } })
@@ -229,11 +235,13 @@ export const jobsRouter = router({
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202 })
     .input(ZTaskId.extend({ content: z.string().min(1), worker_id: z.string().optional() }))
     .output(ZSubmissionDto)
-    .mutation(async ({ ctx, input }) => {
-      assertActsAs(ctx.actor, "worker_id", input.worker_id);
-      const submission = await submitWork({ db: ctx.db, env: ctx.env, actor: ctx.actor, jobId: input.task_id, content: input.content });
-      return toSubmissionDto(submission, true);
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "jobs.submit", input, async () => {
+        assertActsAs(ctx.actor, "worker_id", input.worker_id);
+        const submission = await submitWork({ db: ctx.db, env: ctx.env, actor: ctx.actor, jobId: input.task_id, content: input.content });
+        return toSubmissionDto(submission, true);
+      }),
+    ),
 
   cancel: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/cancel", tags: ["jobs"], summary: "Cancel an open, funded or claimed job" } })
@@ -248,22 +256,26 @@ export const jobsRouter = router({
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund", tags: ["jobs"], summary: "Return an expired or cancelled job's deposit to the buyer; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ buyer_id: z.string().optional() }))
     .output(z.object({ task_id: z.string(), refund_status: z.string(), refund_tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto }))
-    .mutation(async ({ ctx, input }) => {
-      assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
-      const transfer = await refundJob({ db: ctx.db, chain: getChain(), actor: ctx.actor, jobId: input.task_id });
-      const dto = toTransferDto(transfer);
-      return { task_id: input.task_id, refund_status: dto.status, refund_tx_hash: dto.tx_hash, amount: dto.amount, transfer: dto };
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "jobs.refund", input, async () => {
+        assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
+        const transfer = await refundJob({ db: ctx.db, chain: getChain(), actor: ctx.actor, jobId: input.task_id });
+        const dto = toTransferDto(transfer);
+        return { task_id: input.task_id, refund_status: dto.status, refund_tx_hash: dto.tx_hash, amount: dto.amount, transfer: dto };
+      }),
+    ),
 
   refundExcess: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund-excess", tags: ["jobs"], summary: "Return what the deposit held beyond the price, once; accepts Idempotency-Key" } })
     .input(ZTaskId)
     .output(z.object({ task_id: z.string(), status: z.string(), tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto }))
-    .mutation(async ({ ctx, input }) => {
-      const transfer = await refundExcess({ db: ctx.db, chain: getChain(), actor: ctx.actor, jobId: input.task_id });
-      const dto = toTransferDto(transfer);
-      return { task_id: input.task_id, status: dto.status, tx_hash: dto.tx_hash, amount: dto.amount, transfer: dto };
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "jobs.refundExcess", input, async () => {
+        const transfer = await refundExcess({ db: ctx.db, chain: getChain(), actor: ctx.actor, jobId: input.task_id });
+        const dto = toTransferDto(transfer);
+        return { task_id: input.task_id, status: dto.status, tx_hash: dto.tx_hash, amount: dto.amount, transfer: dto };
+      }),
+    ),
 
   result: agentProcedure
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/result", tags: ["jobs"], summary: "The winning content (buyer, winners, admins)" } })

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { agentProcedure, publicProcedure, router } from "~/server/api/trpc";
+import { agentProcedure, idempotently, publicProcedure, router } from "~/server/api/trpc";
 import { ZSubmissionDto, canSeeSubmissionDetail, toSubmissionDto } from "~/server/api/dto";
 import { getSubmission, listWorkerSubmissions } from "~/server/services/submissions/read-submissions";
 import { recordVerdict } from "~/server/services/submissions/record-verdict";
@@ -44,8 +44,10 @@ export const submissionsRouter = router({
       }),
     )
     .output(ZSubmissionDto.extend({ won: z.boolean() }))
-    .mutation(async ({ ctx, input }) => {
-      const { submission, won } = await recordVerdict({ db: ctx.db, actor: ctx.actor, submissionId: input.submission_id, passed: input.passed, score: input.score, reason: input.reason });
-      return { ...toSubmissionDto(submission, true), won };
-    }),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx, "submissions.verdict", input, async () => {
+        const { submission, won } = await recordVerdict({ db: ctx.db, actor: ctx.actor, submissionId: input.submission_id, passed: input.passed, score: input.score, reason: input.reason });
+        return { ...toSubmissionDto(submission, true), won };
+      }),
+    ),
 });

@@ -2,6 +2,7 @@ import { getDb } from "~/server/db";
 import { enqueueSafely } from "~/server/jobs/client";
 import { defineBackgroundFunction } from "~/server/jobs/define";
 import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
+import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
 
 const STALE_AFTER_MS = 15_000;
 
@@ -22,7 +23,8 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   for (const s of submissions) await enqueueSafely("evaluateSubmission", { submissionId: s.id }, { singletonKey: s.id });
   const transfers = await db.transfer.findMany({ where: { status: { in: ["pending", "sent"] }, updatedAt: { lt: staleBefore } }, select: { id: true }, take: 500 });
   for (const t of transfers) await enqueueSafely("sendTransfer", { transferId: t.id }, { singletonKey: t.id });
-  return { expired, submissions: submissions.length, transfers: transfers.length };
+  const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
+  return { expired, submissions: submissions.length, transfers: transfers.length, idempotencyKeys };
 }
 
 export const sweepFunction = defineBackgroundFunction({

@@ -1,7 +1,8 @@
-import type { Db } from "~/server/db";
+import type { Db, DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
 
-export async function getAgent({ db, agentId }: { db: Db; agentId: string }) {
+/** Any agent, active or not: profiles are public, so an unknown id is a plain 404 for everyone. */
+export async function getAgent({ db, agentId }: { db: Db | DbTx; agentId: string }) {
   const agent = await db.agent.findUnique({ where: { id: agentId } });
   if (!agent) throw new AppError("AGENT_NOT_FOUND", `Agent '${agentId}' not found`);
   return agent;

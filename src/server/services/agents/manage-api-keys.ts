@@ -2,34 +2,27 @@ import type { Db } from "~/server/db";
 import { AppError } from "~/server/errors";
 import type { AgentActor } from "~/server/api/trpc";
 import { generateApiKeySecret } from "./api-key-secret";
+import { assertManagesAgent } from "./assert-manages-agent";
+import { getAgent } from "./get-agent";
 
-function assertManagesAgent(actor: AgentActor, agentId: string): void {
-  if (actor.agentId !== agentId && !actor.isAdmin) {
-    throw new AppError("FORBIDDEN", "You can only manage your own agent's API keys");
-  }
-}
-
-async function assertAgentExists(db: Db, agentId: string): Promise<void> {
-  const agent = await db.agent.findUnique({ where: { id: agentId }, select: { id: true } });
-  if (!agent) throw new AppError("AGENT_NOT_FOUND", `Agent '${agentId}' not found`);
-}
+const MANAGE_KEYS = "manage its API keys";
 
 export async function createApiKey({ db, actor, agentId }: { db: Db; actor: AgentActor; agentId: string }) {
-  assertManagesAgent(actor, agentId);
-  await assertAgentExists(db, agentId);
+  assertManagesAgent(actor, agentId, MANAGE_KEYS);
+  await getAgent({ db, agentId });
   const secret = generateApiKeySecret();
   const key = await db.apiKey.create({ data: { agentId, prefix: secret.prefix, keyHash: secret.hash } });
   return { key, plaintext: secret.plaintext };
 }
 
 export async function listApiKeys({ db, actor, agentId }: { db: Db; actor: AgentActor; agentId: string }) {
-  assertManagesAgent(actor, agentId);
-  await assertAgentExists(db, agentId);
+  assertManagesAgent(actor, agentId, MANAGE_KEYS);
+  await getAgent({ db, agentId });
   return db.apiKey.findMany({ where: { agentId }, orderBy: { createdAt: "asc" } });
 }
 
 export async function revokeApiKey({ db, actor, agentId, keyId }: { db: Db; actor: AgentActor; agentId: string; keyId: string }) {
-  assertManagesAgent(actor, agentId);
+  assertManagesAgent(actor, agentId, MANAGE_KEYS);
   const key = await db.apiKey.findFirst({ where: { id: keyId, agentId } });
   if (!key) throw new AppError("API_KEY_NOT_FOUND", `API key '${keyId}' not found for agent '${agentId}'`);
   if (key.revokedAt) return key;
