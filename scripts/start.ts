@@ -72,6 +72,8 @@ async function main() {
   if (!process.env.DATABASE_URL) stops.push((await startEmbeddedDatabase()).stop);
   if (!process.env.CHAIN_RPC_URL) stops.push((await startEmbeddedChain()).stop);
   process.env.EMBEDDED_PARTS = embedded.join(",");
+  // next-auth builds its redirect URLs from the request's host unless NEXTAUTH_URL pins one.
+  process.env.AUTH_TRUST_HOST ??= "true";
   (process.env as Record<string, string>).NODE_ENV ??= devServer ? "development" : "production";
 
   const { getEnv, EnvError } = await import("~/env");
@@ -108,6 +110,9 @@ async function main() {
     const { inngestDispatcher } = await import("~/server/jobs/inngest");
     setDispatcher(inngestDispatcher);
   }
+  // Stop order: workers, then the database pool, then the embedded parts they talk to.
+  const { closeDb } = await import("~/server/db");
+  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeDb);
 
   if (!devServer && !existsSync(path.join(root, ".next", "BUILD_ID"))) {
     console.log("No production build found: running `next build` once…");

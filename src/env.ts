@@ -53,6 +53,9 @@ const ZEnv = z
     ORACLE_API_KEY: optionalString,
     ORACLE_TIMEOUT_SECONDS: intFromString(120, { min: 1, max: 3600 }),
 
+    // How long after a job's money settles (resolved, or refund confirmed) a party may dispute it.
+    DISPUTE_WINDOW_HOURS: intFromString(72, { min: 1 }),
+
     ADMIN_AGENT_IDS: z
       .string()
       .optional()
@@ -60,6 +63,9 @@ const ZEnv = z
 
     // Local chains only: the key that mints test USDC for POST /api/v1/dev/faucet.
     FAUCET_PRIVATE_KEY: optionalString.pipe(hexPrivateKey.optional()),
+
+    // Signs console sessions (next-auth). scripts/start.ts makes one for dev mode if unset.
+    NEXTAUTH_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
 
     INNGEST_EVENT_KEY: optionalString,
     INNGEST_SIGNING_KEY: optionalString,
@@ -76,9 +82,16 @@ const ZEnv = z
       .transform((v) => v === "true" || v === "1"),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
+  .superRefine((e, ctx) => {
+    if (!e.NEXTAUTH_SECRET && !e.DEV_MODE && e.EMBEDDED_PARTS.length === 0 && e.NODE_ENV === "production") {
+      ctx.addIssue({ code: "custom", path: ["NEXTAUTH_SECRET"], message: "is required outside dev mode (it signs console sessions)" });
+    }
+  })
   .transform((e) => ({
     ...e,
     devMode: e.DEV_MODE || e.EMBEDDED_PARTS.length > 0,
+    // Dev mode without a configured secret: sessions are signed with a fixed, public value.
+    NEXTAUTH_SECRET: e.NEXTAUTH_SECRET ?? "agent-market-dev-mode-insecure-session-secret",
     chainEmbedded: e.EMBEDDED_PARTS.includes("chain"),
     oracleMode: (e.ORACLE_BASE_URL && e.ORACLE_MODEL ? "llm" : "manual") as "llm" | "manual",
     inngestEnabled: Boolean(e.INNGEST_EVENT_KEY && e.INNGEST_SIGNING_KEY) || Boolean(e.INNGEST_BASE_URL),

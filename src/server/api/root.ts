@@ -1,4 +1,5 @@
 import { router } from "./trpc";
+import { ownersRouter } from "./routers/owners";
 import { agentsRouter } from "./routers/agents";
 import { jobsRouter } from "./routers/jobs";
 import { submissionsRouter } from "./routers/submissions";
@@ -10,6 +11,7 @@ export const appRouter = router({
   jobs: jobsRouter,
   submissions: submissionsRouter,
   platform: platformRouter,
+  owners: ownersRouter,
   disputes: disputesRouter,
 });
 

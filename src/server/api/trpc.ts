@@ -8,6 +8,7 @@ import { withIdempotency } from "~/server/services/idempotency/with-idempotency"
 
 export type Actor =
   | { kind: "agent"; agentId: string; apiKeyId: string; isAdmin: boolean }
+  | { kind: "owner"; ownerId: string; isAdmin: boolean }
   | { kind: "anonymous" };
 
 export interface Context {
@@ -36,7 +37,15 @@ export async function createContext(opts: { headers: Headers; requestId?: string
   const idempotencyKey = opts.headers.get("idempotency-key") ?? undefined;
   const base = { db, env, requestId, idempotencyKey };
   const token = bearerToken(opts.headers);
-  if (token === undefined) return { ...base, actor: { kind: "anonymous" } };
+  if (token === undefined) {
+    // No API key: maybe a person signed in to the console (next-auth session cookie).
+    const owner = await ownerFromSession(opts.headers, env.NEXTAUTH_SECRET);
+    if (owner) {
+      const row = await db.owner.findUnique({ where: { id: owner }, select: { id: true, isAdmin: true } });
+      if (row) return { ...base, actor: { kind: "owner", ownerId: row.id, isAdmin: row.isAdmin } };
+    }
+    return { ...base, actor: { kind: "anonymous" } };
+  }
   if (token === null) {
     return { ...base, actor: { kind: "anonymous" }, authFailure: "Authorization header must be 'Bearer <api_key>'" };
   }
@@ -92,12 +101,40 @@ export const agentProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, actor: ctx.actor } });
 });
 
-export const adminProcedure = agentProcedure.use(({ ctx, next }) => {
+export const ownerProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.actor.kind !== "owner") throw new AppError("UNAUTHORIZED", "Sign in to the console to do this");
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+});
+
+/** An agent's API key or a signed-in owner: for managing agents (keys, profile, deactivation). */
+export const agentOrOwnerProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.actor.kind === "anonymous") {
+    throw new AppError("UNAUTHORIZED", "Send 'Authorization: Bearer <api_key>' or sign in to the console");
+  }
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+});
+
+/** Admins are agents named in ADMIN_AGENT_IDS or owners marked admin. */
+export const adminProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.actor.kind === "anonymous") throw new AppError("UNAUTHORIZED", "Send an API key or sign in to the console");
   if (!ctx.actor.isAdmin) throw new AppError("FORBIDDEN", "Only an admin may do this");
-  return next();
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
 });
 
 export type AgentActor = Extract<Actor, { kind: "agent" }>;
+export type OwnerActor = Extract<Actor, { kind: "owner" }>;
+
+async function ownerFromSession(headers: Headers, secret: string): Promise<string | undefined> {
+  const cookie = headers.get("cookie");
+  if (!cookie || !cookie.includes("next-auth.session-token")) return undefined;
+  const { getToken } = await import("next-auth/jwt");
+  const cookies = Object.fromEntries(cookie.split(/;\s*/).map((c) => {
+    const i = c.indexOf("=");
+    return [decodeURIComponent(c.slice(0, i)), decodeURIComponent(c.slice(i + 1))];
+  }));
+  const token = await getToken({ req: { headers: Object.fromEntries(headers), cookies } as never, secret }).catch(() => null);
+  return typeof token?.ownerId === "string" ? token.ownerId : undefined;
+}
 
 /** Runs a mutation once per Idempotency-Key (see services/idempotency/with-idempotency.ts). */
 export function idempotently<T>(ctx: Context & { actor: AgentActor }, operation: string, input: unknown, run: () => Promise<T>): Promise<T> {

@@ -193,10 +193,12 @@ function exitRegistry(): AnvilExitRegistry {
   process.on("exit", killAll);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const onSignal = () => {
+      // Someone else (the start script) handles this signal: it stops anvil gracefully, so
+      // anvil can write its state file; killing it here would lose the latest blocks.
+      if (process.listenerCount(signal) > 1) return;
       killAll();
-      // Listening to a signal disables Node's default "terminate"; restore it unless someone
-      // else (e.g. Next, a start script) handles this signal and decides when to exit.
-      if (process.listenerCount(signal) === 1) {
+      // Listening to a signal disables Node's default "terminate"; restore it.
+      {
         process.removeListener(signal, onSignal);
         process.kill(process.pid, signal);
       }

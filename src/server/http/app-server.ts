@@ -1,5 +1,6 @@
 import { log } from "~/server/log";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { getEnv } from "~/env";
 import { handleRestRequest, handleTrpcRequest, REST_PREFIX, TRPC_PREFIX } from "./handlers";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -39,7 +40,10 @@ async function sendFetchResponse(res: ServerResponse, response: Response): Promi
  * everything else goes to Next when a page handler is given. Tests use it without Next.
  */
 export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } = {}): http.Server {
+  const devMode = getEnv().devMode;
   return http.createServer(async (req, res) => {
+    // G23: every response, pages included, says when this is not a real deployment.
+    if (devMode) res.setHeader("X-Dev-Mode", "true");
     try {
       const path = (req.url ?? "/").split("?")[0]!;
       if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await sendFetchResponse(res, await handleRestRequest(await toFetchRequest(req)));

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { agentProcedure, publicProcedure, router } from "~/server/api/trpc";
+import { agentOrOwnerProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZAgentDto, ZApiKeyDto, toAgentDto, toApiKeyDto } from "~/server/api/dto";
 import { ZPaging } from "~/server/api/schemas";
 import { formatUsdc } from "~/server/money";
@@ -22,7 +22,7 @@ const ZCapabilities = z
   .array(z.string().trim().min(1).max(64))
   .max(32)
   .meta({ description: "tags jobs can require; stored lower-case and unique", example: ["summarisation", "python"] });
-const ZPreferredArtifactTypes = z.array(z.enum(ARTIFACT_TYPES)).max(ARTIFACT_TYPES.length * 2).meta({ example: ["text", "markdown"] });
+const ZPreferredArtifactTypes = z.array(z.enum(ARTIFACT_TYPES)).max(16).meta({ example: ["text", "markdown"] });
 // Query strings carry text: "false" must mean false, not a truthy string.
 const ZBoolQuery = z.enum(["true", "false"]).transform((v) => v === "true");
 const usdc = z.string().meta({ description: "USDC amount as a decimal string", example: "8" });
@@ -117,7 +117,7 @@ export const agentsRouter = router({
     .output(ZAgentDto)
     .query(async ({ ctx, input }) => toAgentDto(await getAgent({ db: ctx.db, agentId: input.agent_id }))),
 
-  update: agentProcedure
+  update: agentOrOwnerProcedure
     .meta({
       openapi: {
         method: "PATCH",
@@ -152,7 +152,7 @@ export const agentsRouter = router({
       return { ...toAgentDto(agent), warnings };
     }),
 
-  deactivate: agentProcedure
+  deactivate: agentOrOwnerProcedure
     .meta({
       openapi: {
         method: "POST",
@@ -164,9 +164,9 @@ export const agentsRouter = router({
     })
     .input(z.object(ZAgentPath))
     .output(ZAgentDto)
-    .mutation(async ({ ctx, input }) => toAgentDto((await deactivateAgent({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).agent)),
+    .mutation(async ({ ctx, input }) => toAgentDto(await deactivateAgent({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id }))),
 
-  earnings: agentProcedure
+  earnings: agentOrOwnerProcedure
     .meta({
       openapi: {
         method: "GET",
@@ -206,7 +206,7 @@ export const agentsRouter = router({
       };
     }),
 
-  createApiKey: agentProcedure
+  createApiKey: agentOrOwnerProcedure
     .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201 })
     .input(z.object(ZAgentPath))
     .output(ZApiKeyDto.extend({ api_key: z.string() }))
@@ -215,13 +215,13 @@ export const agentsRouter = router({
       return { ...toApiKeyDto(key), api_key: plaintext };
     }),
 
-  listApiKeys: agentProcedure
+  listApiKeys: agentOrOwnerProcedure
     .meta({ openapi: { method: "GET", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "List API keys (prefixes and times only)" } })
     .input(z.object(ZAgentPath))
     .output(z.object({ api_keys: z.array(ZApiKeyDto) }))
     .query(async ({ ctx, input }) => ({ api_keys: (await listApiKeys({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).map(toApiKeyDto) })),
 
-  revokeApiKey: agentProcedure
+  revokeApiKey: agentOrOwnerProcedure
     .meta({ openapi: { method: "DELETE", path: "/agents/{agent_id}/api-keys/{key_id}", tags: ["api keys"], summary: "Revoke an API key (effective on the next request)" } })
     .input(z.object({ ...ZAgentPath, key_id: z.string() }))
     .output(ZApiKeyDto)

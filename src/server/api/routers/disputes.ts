@@ -10,6 +10,11 @@ import { resolveDispute } from "~/server/services/disputes/resolve-dispute";
 
 const ZTaskId = z.object({ task_id: z.string().meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
 
+/** The admin named on the decision: an agent by id, a console owner as `owner:<id>`. */
+function deciderOf(actor: { kind: string; agentId?: string; ownerId?: string }): string {
+  return actor.agentId ?? `owner:${actor.ownerId}`;
+}
+
 export const disputesRouter = router({
   file: agentProcedure
     .meta({
@@ -67,7 +72,7 @@ export const disputesRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { dispute, job, transfers } = await resolveDispute({
         db: ctx.db,
-        actor: ctx.actor,
+        actor: { id: deciderOf(ctx.actor) },
         disputeId: input.dispute_id,
         resolution: input.resolution,
         workerId: input.worker_id,

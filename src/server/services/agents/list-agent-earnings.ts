@@ -1,6 +1,6 @@
 import type { TransferStatus } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
-import { assertManagesAgent } from "./assert-manages-agent";
+import { assertManagesAgent, type ManagingActor } from "./assert-manages-agent";
 import { getAgent } from "./get-agent";
 
 export interface AgentEarning {
@@ -41,13 +41,12 @@ export async function listAgentEarnings({
   offset,
 }: {
   db: Db;
-  actor: { agentId: string; isAdmin: boolean };
+  actor: ManagingActor;
   agentId: string;
   limit: number;
   offset: number;
 }) {
-  await getAgent({ db, agentId });
-  assertManagesAgent(actor, agentId, "read its earnings");
+  assertManagesAgent(actor, await getAgent({ db, agentId }), "read its earnings");
   const [rows, [totals]] = await Promise.all([
     db.$queryRaw<EarningRow[]>`
       SELECT p.task_id, j.title, p.amount AS net, COALESCE(f.amount, 0)::bigint AS fee, p.status, p.tx_hash, p.confirmed_at

@@ -30,7 +30,7 @@ const SORT_FIELD = {
  */
 export async function listAgents({ db, input }: { db: Db; input: ListAgentsInput }) {
   const where: Prisma.AgentWhereInput = {
-    ...(input.name ? { name: { contains: input.name, mode: "insensitive" } } : {}),
+    ...(input.name ? { name: { contains: escapeLike(input.name), mode: "insensitive" } } : {}),
     ...(input.capability ? { capabilities: { has: input.capability.trim().toLowerCase() } } : {}),
     ...(input.minReputation !== undefined ? { reputation: { gte: input.minReputation } } : {}),
     ...(input.includeInactive ? {} : { deactivatedAt: null }),
@@ -45,4 +45,9 @@ export async function listAgents({ db, input }: { db: Db; input: ListAgentsInput
     db.agent.count({ where }),
   ]);
   return { agents, total };
+}
+
+// Prisma passes `contains` to ILIKE as is: escape its wildcards so "100%_" means those characters.
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, "\\$&");
 }

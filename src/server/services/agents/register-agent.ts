@@ -21,6 +21,8 @@ export interface RegisterAgentInput {
   walletAddress?: string | null;
   capabilities?: string[];
   preferredArtifactTypes?: string[];
+  /** The console account that owns this agent (#50), when a person registers it. */
+  ownerId?: string;
 }
 
 /** What a profile without a wallet should be told (G20), on registration and on every edit. */
@@ -37,7 +39,7 @@ export async function registerAgent({ db, input }: { db: Db; input: RegisterAgen
   const secret = generateApiKeySecret();
   try {
     const agent = await db.$transaction(async (tx) => {
-      const created = await tx.agent.create({ data: { id: agentId, name: input.name, walletAddress, capabilities, preferredArtifactTypes } });
+      const created = await tx.agent.create({ data: { id: agentId, name: input.name, walletAddress, capabilities, preferredArtifactTypes, ownerId: input.ownerId ?? null } });
       await tx.apiKey.create({ data: { agentId: created.id, prefix: secret.prefix, keyHash: secret.hash } });
       return created;
     });

@@ -1,7 +1,7 @@
 import { Prisma } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
 import { AppError } from "~/server/errors";
-import { assertManagesAgent } from "./assert-manages-agent";
+import { assertManagesAgent, type ManagingActor } from "./assert-manages-agent";
 import { getAgent } from "./get-agent";
 import { normalizeCapabilities, normalizePreferredArtifactTypes } from "./normalize-agent-profile";
 import { normalizeWallet, profileWarnings } from "./register-agent";
@@ -18,9 +18,9 @@ export interface UpdateAgentInput {
  * An agent edits its own profile (G02, #26, #46); admins may edit any. Fields left out stay as
  * they are. Payout rows already written keep the address they were written with.
  */
-export async function updateAgent({ db, actor, agentId, input }: { db: Db; actor: { agentId: string; isAdmin: boolean }; agentId: string; input: UpdateAgentInput }) {
+export async function updateAgent({ db, actor, agentId, input }: { db: Db; actor: ManagingActor; agentId: string; input: UpdateAgentInput }) {
   const agent = await getAgent({ db, agentId });
-  assertManagesAgent(actor, agentId, "edit its profile");
+  assertManagesAgent(actor, agent, "edit its profile");
   // A deactivated agent is kept as history; editing it would rewrite what that history shows.
   if (agent.deactivatedAt) throw deactivatedError(agentId);
 

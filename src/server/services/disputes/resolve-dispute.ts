@@ -7,7 +7,8 @@ import { splitFee } from "~/server/money";
 import { isUuid, isWorkable, lockJob, recordJobEvent, transitionJob } from "~/server/services/jobs/job-state";
 import { refundableAmount, winnerShare } from "~/server/services/jobs/resolve-job";
 
-type Admin = { agentId: string };
+/** Who decides: an admin agent's id, or `owner:<id>` for an admin signed in to the console. */
+type Admin = { id: string };
 
 interface Effect {
   job: Job;
@@ -59,11 +60,11 @@ export async function resolveDispute({
 
     const marked = await tx.dispute.updateMany({
       where: { id: disputeId, status: "open" },
-      data: { status: "resolved", resolution, resolutionNote: note, resolvedBy: actor.agentId, resolvedAt: new Date() },
+      data: { status: "resolved", resolution, resolutionNote: note, resolvedBy: actor.id, resolvedAt: new Date() },
     });
     if (marked.count !== 1) throw new AppError("DISPUTE_NOT_OPEN", "Dispute was resolved in the meantime");
     await recordJobEvent(tx, job.id, "dispute_resolved", {
-      actor: actor.agentId,
+      actor: actor.id,
       reason: note,
       data: { dispute_id: disputeId, resolution, ...effect.data, transfer_ids: effect.transfers.map((t) => t.id) },
     });
@@ -130,14 +131,14 @@ async function overturnToWorker(
   await tx.submission.update({ where: { id: submission.id }, data: { isWinner: true } });
   const winnerFields = job.winnerId === null ? { winnerId, winningSubmissionId: submission.id, resultData: submission.content } : {};
   await recordJobEvent(tx, job.id, "winner_selected", {
-    actor: actor.agentId,
+    actor: actor.id,
     reason: "dispute overturned",
     data: { worker_id: winnerId, submission_id: submission.id, amount: gross.toString(), dispute_id: dispute.id },
   });
   let updated = job;
   const lastShare = shareLeft && winners.length + 1 === job.maxWinners;
   if (lastShare && job.status !== "resolved") {
-    updated = await transitionJob(tx, job, "resolved", { actor: actor.agentId, reason: "dispute overturned", data: { dispute_id: dispute.id } }, { ...winnerFields, resolvedAt: new Date() });
+    updated = await transitionJob(tx, job, "resolved", { actor: actor.id, reason: "dispute overturned", data: { dispute_id: dispute.id } }, { ...winnerFields, resolvedAt: new Date() });
   } else if (job.winnerId === null) {
     updated = await tx.job.update({ where: { id: job.id }, data: winnerFields });
   }
@@ -203,7 +204,7 @@ async function refundBuyer(tx: DbTx, { job, dispute, actor }: { job: Job; disput
 
   let updated = job;
   if (isWorkable(job.status)) {
-    updated = await transitionJob(tx, job, "cancelled", { actor: actor.agentId, reason: "dispute: refund to buyer", data: { dispute_id: dispute.id } }, { cancelledAt: new Date() });
+    updated = await transitionJob(tx, job, "cancelled", { actor: actor.id, reason: "dispute: refund to buyer", data: { dispute_id: dispute.id } }, { cancelledAt: new Date() });
   } else if (job.status !== "expired" && job.status !== "cancelled" && job.status !== "resolved") {
     throw new AppError("JOB_NOT_REFUNDABLE", `Job is ${job.status}; it cannot be refunded`, { status: job.status });
   }
@@ -211,7 +212,7 @@ async function refundBuyer(tx: DbTx, { job, dispute, actor }: { job: Job; disput
   const buyer = await tx.agent.findUniqueOrThrow({ where: { id: job.buyerId } });
   const to = buyer.walletAddress ?? job.depositFrom;
   const fundedBy = paidOut > 0 ? "platform" : "deposit";
-  await recordJobEvent(tx, job.id, "refund_requested", { actor: actor.agentId, reason: "dispute: refund to buyer", data: { amount: amount.toString(), dispute_id: dispute.id, funded_by: fundedBy } });
+  await recordJobEvent(tx, job.id, "refund_requested", { actor: actor.id, reason: "dispute: refund to buyer", data: { amount: amount.toString(), dispute_id: dispute.id, funded_by: fundedBy } });
   const refund = await tx.transfer.create({
     data: { jobId: job.id, kind: "refund", idempotencyKey: `refund:${job.id}`, agentId: buyer.id, toAddress: to, amount, status: to ? "pending" : "skipped" },
   });

@@ -6,6 +6,8 @@ import { AppError } from "~/server/errors";
 //   open -> funded -> claimed (>= 1 active worker) -> resolved
 //   claimed -> funded when the last worker leaves
 //   open | funded | claimed -> expired | cancelled;  expired | cancelled -> refunded
+//   expired -> resolved when a submission made in time passes after expiry;
+//   expired | cancelled -> resolved when a dispute is overturned to a worker
 // Every transition goes through transitionJob, which also writes the job's event log.
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

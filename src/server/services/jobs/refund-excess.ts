@@ -14,8 +14,12 @@ export async function refundExcess({ db, chain, actor, jobId }: { db: Db; chain:
     if (job.depositAmount === null) throw new AppError("NO_EXCESS", "Job was never funded");
     const excess = job.depositAmount - job.price;
     if (excess <= 0n) throw new AppError("NO_EXCESS", `The deposit of ${formatUsdc(job.depositAmount)} USDC is not more than the price`);
-    const existing = await tx.transfer.findUnique({ where: { idempotencyKey: `excess:${jobId}` } });
-    if (existing) throw new AppError("ALREADY_REFUNDED", "The excess has already been returned", { tx_hash: existing.txHash, status: existing.status });
+    const existing = await tx.transfer.findFirst({ where: { jobId, kind: { in: ["excess_refund", "refund"] } } });
+    if (existing) {
+      // A full refund already returned the whole deposit, excess included.
+      const what = existing.kind === "refund" ? "The deposit has already been refunded" : "The excess has already been returned";
+      throw new AppError("ALREADY_REFUNDED", what, { tx_hash: existing.txHash, status: existing.status });
+    }
     const buyer = await tx.agent.findUniqueOrThrow({ where: { id: job.buyerId } });
     const to = buyer.walletAddress ?? job.depositFrom;
     await tx.job.update({ where: { id: jobId }, data: { excessRefundedAt: new Date() } });

@@ -70,9 +70,9 @@ export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; j
   return { won: true as const, transferIds };
 }
 
-/** What is left of a job's deposit after winners' shares and any excess already returned. */
+/** What is left of a job's deposit after winners' shares and anything already returned. */
 export async function refundableAmount(tx: DbTx, job: { id: string; depositAmount: bigint | null }): Promise<bigint> {
   if (job.depositAmount === null) return 0n;
-  const spent = await tx.transfer.aggregate({ _sum: { amount: true }, where: { jobId: job.id, kind: { in: ["payout", "fee", "excess_refund"] } } });
+  const spent = await tx.transfer.aggregate({ _sum: { amount: true }, where: { jobId: job.id, kind: { in: ["payout", "fee", "excess_refund", "refund"] } } });
   return job.depositAmount - (spent._sum.amount ?? 0n);
 }

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { ownerProcedure, publicProcedure, router } from "~/server/api/trpc";
+import { ZAgentDto, toAgentDto } from "~/server/api/dto";
+import { getOwner, listOwnedAgents, signUpOwner } from "~/server/services/owners/manage-owners";
+import { registerAgent } from "~/server/services/agents/register-agent";
+
+const ZOwnerDto = z.object({ owner_id: z.string(), email: z.string(), name: z.string(), is_admin: z.boolean(), created_at: z.string() }).meta({ id: "Owner" });
+
+function toOwnerDto(o: { id: string; email: string; name: string; isAdmin: boolean; createdAt: Date }): z.infer<typeof ZOwnerDto> {
+  return { owner_id: o.id, email: o.email, name: o.name, is_admin: o.isAdmin, created_at: o.createdAt.toISOString() };
+}
+
+// Owners are the people signed in to the console (#50); they authenticate with a session
+// cookie, so over REST these work for a browser session, not with an agent's API key.
+export const ownersRouter = router({
+  signUp: publicProcedure
+    .meta({ openapi: { method: "POST", path: "/owners", tags: ["owners"], protect: false, summary: "Create a console account (an owner of agents)" }, successStatus: 201 })
+    .input(z.object({ email: z.email(), name: z.string().trim().min(1).max(200), password: z.string().min(8, "must be at least 8 characters").max(200) }))
+    .output(ZOwnerDto)
+    .mutation(async ({ ctx, input }) => toOwnerDto(await signUpOwner({ db: ctx.db, email: input.email, name: input.name, password: input.password }))),
+
+  me: ownerProcedure
+    .meta({ openapi: { method: "GET", path: "/owners/me", tags: ["owners"], summary: "The signed-in owner and their agents (console session)" } })
+    .input(z.void())
+    .output(ZOwnerDto.extend({ agents: z.array(ZAgentDto) }))
+    .query(async ({ ctx }) => {
+      const owner = await getOwner({ db: ctx.db, ownerId: ctx.actor.ownerId });
+      const agents = await listOwnedAgents({ db: ctx.db, ownerId: owner.id });
+      return { ...toOwnerDto(owner), agents: agents.map(toAgentDto) };
+    }),
+
+  createAgent: ownerProcedure
+    .meta({ openapi: { method: "POST", path: "/owners/me/agents", tags: ["owners"], summary: "Register an agent owned by the signed-in owner (its API key is shown once)" }, successStatus: 201 })
+    .input(
+      z.object({
+        agent_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be 1–100 letters, digits, '_', '.' or '-', starting with a letter or digit").optional(),
+        name: z.string().trim().min(1).max(200),
+        wallet_address: z.string().nullish(),
+      }),
+    )
+    .output(ZAgentDto.extend({ api_key: z.string(), warnings: z.array(z.string()) }))
+    .mutation(async ({ ctx, input }) => {
+      const { agent, apiKey, warnings } = await registerAgent({
+        db: ctx.db,
+        input: { agentId: input.agent_id, name: input.name, walletAddress: input.wallet_address, ownerId: ctx.actor.ownerId },
+      });
+      return { ...toAgentDto(agent), api_key: apiKey, warnings };
+    }),
+});
