@@ -1,11 +1,9 @@
 import type { Dispute, DisputeResolution, Job, Transfer } from "~/generated/prisma/client";
 import type { Db, DbTx } from "~/server/db";
-import { getEnv } from "~/env";
 import { AppError } from "~/server/errors";
 import { enqueueSafely } from "~/server/jobs/client";
-import { splitFee } from "~/server/money";
 import { isUuid, isWorkable, lockJob, recordJobEvent, transitionJob } from "~/server/services/jobs/job-state";
-import { refundableAmount, winnerShare } from "~/server/services/jobs/resolve-job";
+import { payWinnerShare, refundableAmount, winnerShare } from "~/server/services/jobs/resolve-job";
 
 /** Who decides: an admin agent's id, or `owner:<id>` for an admin signed in to the console. */
 type Admin = { id: string };
@@ -125,7 +123,6 @@ async function overturnToWorker(
 
   const shareLeft = winners.length < job.maxWinners;
   const gross = winnerShare(job.price, job.maxWinners, shareLeft ? winners.length : 0);
-  const { net, fee } = splitFee(gross, job.feeBps);
   const worker = await tx.agent.findUniqueOrThrow({ where: { id: winnerId } });
 
   await tx.submission.update({ where: { id: submission.id }, data: { isWinner: true } });
@@ -143,37 +140,8 @@ async function overturnToWorker(
     updated = await tx.job.update({ where: { id: job.id }, data: winnerFields });
   }
 
-  // The same credit an oracle win gives (see resolveJobWithWinner).
-  const completed = worker.jobsCompleted + 1;
-  await tx.agent.update({
-    where: { id: worker.id },
-    data: {
-      jobsCompleted: completed,
-      totalEarned: { increment: worker.walletAddress ? net : 0n },
-      reputation: Math.min(1, completed / Math.max(worker.jobsClaimed, 1)),
-    },
-  });
-  const transfers = [
-    await tx.transfer.create({
-      data: {
-        jobId: job.id,
-        kind: "payout",
-        idempotencyKey: `dispute:${dispute.id}:payout`,
-        agentId: worker.id,
-        toAddress: worker.walletAddress,
-        amount: net,
-        status: worker.walletAddress ? "pending" : "skipped",
-        error: worker.walletAddress ? null : "worker has no wallet address",
-      },
-    }),
-  ];
-  if (fee > 0n) {
-    transfers.push(
-      await tx.transfer.create({
-        data: { jobId: job.id, kind: "fee", idempotencyKey: `dispute:${dispute.id}:fee`, agentId: worker.id, toAddress: getEnv().TREASURY_ADDRESS, amount: fee },
-      }),
-    );
-  }
+  // The same credit and the same recorded payout an oracle win gives.
+  const transfers = await payWinnerShare(tx, { jobId: job.id, worker, gross, feeBps: job.feeBps, keys: { payout: `dispute:${dispute.id}:payout`, fee: `dispute:${dispute.id}:fee` } });
   return {
     job: updated,
     transfers,

@@ -1,3 +1,4 @@
+import type { Agent, Transfer } from "~/generated/prisma/client";
 import type { DbTx } from "~/server/db";
 import { getEnv } from "~/env";
 import { splitFee } from "~/server/money";
@@ -27,7 +28,6 @@ export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; j
 
   const worker = await tx.agent.findUniqueOrThrow({ where: { id: submission.workerId } });
   const gross = winnerShare(job.price, job.maxWinners, winners.length);
-  const { net, fee } = splitFee(gross, job.feeBps);
   await tx.submission.update({ where: { id: submission.id }, data: { isWinner: true } });
   const first = winners.length === 0;
   const last = winners.length + 1 === job.maxWinners;
@@ -39,6 +39,20 @@ export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; j
     await tx.job.update({ where: { id: job.id }, data: winnerFields });
   }
 
+  const transfers = await payWinnerShare(tx, { jobId: job.id, worker, gross, feeBps: job.feeBps, keys: { payout: `payout:${job.id}:${worker.id}`, fee: `fee:${job.id}:${worker.id}` } });
+  return { won: true as const, transferIds: transfers.map((t) => t.id) };
+}
+
+/**
+ * Credits a winner (reputation, earnings) and records their share as a payout to their wallet
+ * (skipped without one) and the fee to the treasury: the rows are written here, inside the
+ * caller's transaction, and sent after it commits. Used for oracle wins and overturned disputes.
+ */
+export async function payWinnerShare(
+  tx: DbTx,
+  { jobId, worker, gross, feeBps, keys }: { jobId: string; worker: Agent; gross: bigint; feeBps: number; keys: { payout: string; fee: string } },
+): Promise<Transfer[]> {
+  const { net, fee } = splitFee(gross, feeBps);
   const completed = worker.jobsCompleted + 1;
   await tx.agent.update({
     where: { id: worker.id },
@@ -48,26 +62,24 @@ export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; j
       reputation: Math.min(1, completed / Math.max(worker.jobsClaimed, 1)),
     },
   });
-  const payout = await tx.transfer.create({
-    data: {
-      jobId: job.id,
-      kind: "payout",
-      idempotencyKey: `payout:${job.id}:${worker.id}`,
-      agentId: worker.id,
-      toAddress: worker.walletAddress,
-      amount: net,
-      status: worker.walletAddress ? "pending" : "skipped",
-      error: worker.walletAddress ? null : "worker has no wallet address",
-    },
-  });
-  const transferIds = [payout.id];
+  const transfers = [
+    await tx.transfer.create({
+      data: {
+        jobId,
+        kind: "payout",
+        idempotencyKey: keys.payout,
+        agentId: worker.id,
+        toAddress: worker.walletAddress,
+        amount: net,
+        status: worker.walletAddress ? "pending" : "skipped",
+        error: worker.walletAddress ? null : "worker has no wallet address",
+      },
+    }),
+  ];
   if (fee > 0n) {
-    const feeRow = await tx.transfer.create({
-      data: { jobId: job.id, kind: "fee", idempotencyKey: `fee:${job.id}:${worker.id}`, agentId: worker.id, toAddress: getEnv().TREASURY_ADDRESS, amount: fee },
-    });
-    transferIds.push(feeRow.id);
+    transfers.push(await tx.transfer.create({ data: { jobId, kind: "fee", idempotencyKey: keys.fee, agentId: worker.id, toAddress: getEnv().TREASURY_ADDRESS, amount: fee } }));
   }
-  return { won: true as const, transferIds };
+  return transfers;
 }
 
 /** What is left of a job's deposit after winners' shares and anything already returned. */
