@@ -72,6 +72,16 @@ async function main() {
   if (!process.env.DATABASE_URL) stops.push((await startEmbeddedDatabase()).stop);
   if (!process.env.CHAIN_RPC_URL) stops.push((await startEmbeddedChain()).stop);
   process.env.EMBEDDED_PARTS = embedded.join(",");
+  if (!process.env.NEXTAUTH_SECRET && embedded.length > 0) {
+    // Dev mode: a random session secret kept with the embedded data, never a shared default.
+    const secretFile = path.join(dataDir, "nextauth-secret");
+    await fs.mkdir(dataDir, { recursive: true });
+    if (!existsSync(secretFile)) {
+      const { randomBytes } = await import("node:crypto");
+      await fs.writeFile(secretFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+    }
+    process.env.NEXTAUTH_SECRET = (await fs.readFile(secretFile, "utf8")).trim();
+  }
   // next-auth builds its redirect URLs from the request's host unless NEXTAUTH_URL pins one.
   process.env.AUTH_TRUST_HOST ??= "true";
   (process.env as Record<string, string>).NODE_ENV ??= devServer ? "development" : "production";

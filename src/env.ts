@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
 
 // Every setting the app reads, validated once. Absent parts fall back to embedded defaults
@@ -64,7 +65,8 @@ const ZEnv = z
     // Local chains only: the key that mints test USDC for POST /api/v1/dev/faucet.
     FAUCET_PRIVATE_KEY: optionalString.pipe(hexPrivateKey.optional()),
 
-    // Signs console sessions (next-auth). scripts/start.ts makes one for dev mode if unset.
+    // Signs console sessions (next-auth). Required outside dev mode; scripts/start.ts keeps one in
+    // $DATA_DIR/nextauth-secret for dev mode so sessions survive restarts.
     NEXTAUTH_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
 
     INNGEST_EVENT_KEY: optionalString,
@@ -90,8 +92,9 @@ const ZEnv = z
   .transform((e) => ({
     ...e,
     devMode: e.DEV_MODE || e.EMBEDDED_PARTS.length > 0,
-    // Dev mode without a configured secret: sessions are signed with a fixed, public value.
-    NEXTAUTH_SECRET: e.NEXTAUTH_SECRET ?? "agent-market-dev-mode-insecure-session-secret",
+    // Dev mode without a configured secret: a random one per process (sessions end on restart);
+    // a fixed fallback would let anyone forge a console session.
+    NEXTAUTH_SECRET: e.NEXTAUTH_SECRET ?? randomBytes(32).toString("base64url"),
     chainEmbedded: e.EMBEDDED_PARTS.includes("chain"),
     oracleMode: (e.ORACLE_BASE_URL && e.ORACLE_MODEL ? "llm" : "manual") as "llm" | "manual",
     inngestEnabled: Boolean(e.INNGEST_EVENT_KEY && e.INNGEST_SIGNING_KEY) || Boolean(e.INNGEST_BASE_URL),

@@ -135,6 +135,8 @@ describe("bad input gets a 4xx naming the field", () => {
     const route = await app.api("GET", "/no-such-route");
     expect(route.status).toBe(404);
     expect(route.body.error.code).toBe("NOT_FOUND");
+    expect(route.body.error.message).toContain("openapi.json");
+    expect((await app.api("GET", "/jobs?buyer_id=me")).status).toBe(401);
   });
 });
 

@@ -157,6 +157,20 @@ describe("the marketplace loop", () => {
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe("DEPOSIT_NOT_FOUND");
 
+    // Someone else's deposit cannot fund my job, even one sent to the operations wallet.
+    const other = await app.registerAgent("buyer-4-other", { wallet: true });
+    await app.mintUsdc(other.wallet!, "3");
+    const theirs = await app.transferUsdc(other.privateKey!, app.opsAddress, "3");
+    await app.mine(12);
+    const stolen = await app.api("POST", `/jobs/${jobB}/fund`, { key: buyer.apiKey, body: { tx_hash: theirs } });
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.error.code).toBe("DEPOSIT_NOT_FROM_BUYER");
+    const walletless = await app.registerAgent("buyer-4-walletless");
+    const walletlessJob = (await app.api("POST", "/jobs", { key: walletless.apiKey, body: { title: "T", description: "D", rubric: "R", price: "3", expiry: inAnHour() } })).body.task_id;
+    const noWallet = await app.api("POST", `/jobs/${walletlessJob}/fund`, { key: walletless.apiKey, body: { tx_hash: theirs } });
+    expect(noWallet.status).toBe(400);
+    expect(noWallet.body.error.message).toContain("wallet_address");
+
     const malformed = await app.api("POST", `/jobs/${jobB}/fund`, { key: buyer.apiKey, body: { tx_hash: "0x123" } });
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.message).toContain("tx_hash");

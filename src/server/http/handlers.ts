@@ -132,7 +132,7 @@ export async function handleRestRequest(request: Request): Promise<Response> {
     // One error body for every REST failure: { error: { code, message, details } }.
     const parsed = JSON.parse(raw.body || "{}") as { error?: { code: string; message: string; details: unknown }; message?: string; code?: string };
     const error = parsed.error ?? { code: raw.status === 404 ? "NOT_FOUND" : "INTERNAL", message: parsed.message ?? "Error", details: null };
-    if (raw.status === 404 && parsed.message === "Not found" && !parsed.error) {
+    if (raw.status === 404 && (parsed.message === "Not found" || error.message === "Not found")) {
       error.message = `No route ${request.method} ${REST_PREFIX}${path}; see ${REST_PREFIX}/openapi.json`;
     }
     return json(raw.status, { error }, headers);

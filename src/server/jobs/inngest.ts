@@ -27,6 +27,9 @@ export const inngestFunctions = allBackgroundFunctions.map(toInngestFunction);
 
 export const inngestDispatcher: Dispatcher = {
   async send(name, payload, opts) {
-    await inngest.send({ name, data: payload as Record<string, unknown>, ...(opts.singletonKey ? { id: `${name}:${opts.singletonKey}` } : {}) });
+    // No event id: Inngest drops repeated ids for 24 h, which would swallow the sweep's re-sends.
+    // Handlers are idempotent, so a duplicate delivery is harmless.
+    void opts;
+    await inngest.send({ name, data: payload as Record<string, unknown> });
   },
 };

@@ -130,8 +130,8 @@ export const jobsRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const me = ctx.actor.kind === "agent" ? ctx.actor.agentId : undefined;
-      if ((input.eligible || input.unclaimed_by_me || input.worker_id === "me") && !me) {
-        throw new AppError("UNAUTHORIZED", "eligible, unclaimed_by_me and worker_id=me need an API key");
+      if ((input.eligible || input.unclaimed_by_me || input.worker_id === "me" || input.buyer_id === "me") && !me) {
+        throw new AppError("UNAUTHORIZED", "eligible, unclaimed_by_me, worker_id=me and buyer_id=me need an API key");
       }
       const agent = input.eligible && me ? await getAgent({ db: ctx.db, agentId: me }) : undefined;
       const { jobs, total, totalIsEstimate, nextCursor } = await listJobs({

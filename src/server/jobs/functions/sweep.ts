@@ -16,7 +16,9 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   const staleBefore = new Date(Date.now() - staleAfterMs);
   const expired = await expireDueJobs({ db });
   const submissions = await db.submission.findMany({
-    where: { status: "judging", createdAt: { lt: staleBefore }, OR: [{ oracleMode: "llm" }, { oracleSteps: { equals: [] } }] },
+    // Never evaluated (its enqueue was lost, or its worker died before recording anything);
+    // those with steps are decided or waiting for a person.
+    where: { status: "judging", createdAt: { lt: staleBefore }, oracleSteps: { equals: [] } },
     select: { id: true },
     take: 500,
   });

@@ -35,6 +35,14 @@ export async function fundJob({
   if (job.status !== "open") {
     throw new AppError(job.status === "expired" ? "JOB_EXPIRED" : "JOB_NOT_OPEN", `Job is ${job.status}; only an open job can be funded`, { status: job.status });
   }
+  // The deposit must come from the buyer's own wallet: otherwise anyone could claim another
+  // agent's deposit for their job (and have it refunded to themselves, or block its owner).
+  const buyer = await db.agent.findUniqueOrThrow({ where: { id: job.buyerId }, select: { walletAddress: true } });
+  if (!buyer.walletAddress) {
+    throw new AppError("WALLET_REQUIRED", "wallet_address: set the wallet you pay from (PATCH /agents/{agent_id}) before funding, so the deposit can be matched to you", {
+      field: "wallet_address",
+    });
+  }
   const used = await db.job.findUnique({ where: { depositTxHash: hash }, select: { id: true } });
   if (used) throw new AppError("DEPOSIT_ALREADY_USED", `tx_hash ${hash} has already funded a job`, { field: "tx_hash" });
 
@@ -48,6 +56,13 @@ export async function fundJob({
     throw new AppError("DEPOSIT_NOT_FOUND", `tx_hash: no mined transaction ${hash} on chain ${env.CHAIN_ID}`, { field: "tx_hash" });
   }
   if (!deposit.succeeded) throw new AppError("DEPOSIT_FAILED", `tx_hash: transaction ${hash} reverted`, { field: "tx_hash" });
+  if (deposit.transfersToOps > 0n && deposit.from?.toLowerCase() !== buyer.walletAddress.toLowerCase()) {
+    throw new AppError("DEPOSIT_NOT_FROM_BUYER", `tx_hash: the USDC in ${hash} was not sent from your wallet ${buyer.walletAddress}`, {
+      field: "tx_hash",
+      from: deposit.from,
+      wallet_address: buyer.walletAddress,
+    });
+  }
   if (deposit.transfersToOps < job.price) {
     throw new AppError(
       "DEPOSIT_TOO_SMALL",
@@ -78,7 +93,8 @@ export async function fundJob({
       );
     });
     const warnings: string[] = [];
-    if (Number(deposit.transfersToOps) > Number(job.price) * OVERPAYMENT_WARNING_RATIO) {
+    // Over by more than 10 %, in integers: deposit * 10 > price * 11.
+    if (deposit.transfersToOps * 10n > job.price * BigInt(OVERPAYMENT_WARNING_RATIO * 10)) {
       warnings.push(
         `deposit of ${formatUsdc(deposit.transfersToOps)} USDC is more than 10% over the price of ${formatUsdc(job.price)} USDC; the excess is held with the job`,
       );

@@ -21,7 +21,7 @@ export async function refundExcess({ db, chain, actor, jobId }: { db: Db; chain:
       throw new AppError("ALREADY_REFUNDED", what, { tx_hash: existing.txHash, status: existing.status });
     }
     const buyer = await tx.agent.findUniqueOrThrow({ where: { id: job.buyerId } });
-    const to = buyer.walletAddress ?? job.depositFrom;
+    const to = job.depositFrom ?? buyer.walletAddress;
     await tx.job.update({ where: { id: jobId }, data: { excessRefundedAt: new Date() } });
     await recordJobEvent(tx, jobId, "excess_refund_requested", { actor: actor.agentId, data: { amount: excess.toString() } });
     return tx.transfer.create({

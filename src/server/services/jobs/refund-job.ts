@@ -35,10 +35,10 @@ export async function refundJob({ db, chain, actor, jobId }: { db: Db; chain: Ch
         kind: "refund",
         idempotencyKey: `refund:${jobId}`,
         agentId: buyer.id,
-        // Back to the buyer's wallet, or else to the address the deposit came from.
-        toAddress: buyer.walletAddress ?? job.depositFrom,
+        // Back to the address the deposit came from (the buyer's wallet when it was funded).
+        toAddress: job.depositFrom ?? buyer.walletAddress,
         amount,
-        status: buyer.walletAddress ?? job.depositFrom ? "pending" : "skipped",
+        status: job.depositFrom ?? buyer.walletAddress ? "pending" : "skipped",
       },
     });
   });
