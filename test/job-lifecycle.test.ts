@@ -217,6 +217,7 @@ describe("the state machine", () => {
     const transitions = events.filter((e: { to_status: string | null; from_status: string | null }) => e.to_status && e.from_status !== e.to_status).map((e: { from_status: string; to_status: string }) => `${e.from_status ?? ""}>${e.to_status}`);
     expect(transitions).toEqual([">open", "open>funded", "funded>claimed", "claimed>funded", "funded>claimed", "claimed>resolved"]);
     expect(events.find((e: { kind: string }) => e.kind === "worker_unclaimed").reason).toBe("too hard");
+    expect(events.find((e: { kind: string }) => e.kind === "winner_selected").actor).toBe("buyer:sm-buyer");
   });
 
   it("ends a cancelled job in refunded once the refund lands", async () => {

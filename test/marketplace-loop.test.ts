@@ -137,12 +137,13 @@ describe("the marketplace loop", () => {
     expect(tooSmall.body.error.message).toContain("tx_hash");
 
     const fresh = await app.transferUsdc(buyer.privateKey!, app.opsAddress, "10");
-    const unconfirmed = await app.api("POST", `/jobs/${jobA}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh } });
+    // With an Idempotency-Key too: "not confirmed yet" is not kept, so the same key works later.
+    const unconfirmed = await app.api("POST", `/jobs/${jobA}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh }, headers: { "Idempotency-Key": "fund-a" } });
     expect(unconfirmed.status).toBe(400);
     expect(unconfirmed.body.error.code).toBe("DEPOSIT_UNCONFIRMED");
     expect(unconfirmed.body.error.details.required).toBe(12);
     await app.mine(12);
-    expect((await app.api("POST", `/jobs/${jobA}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh } })).status).toBe(200);
+    expect((await app.api("POST", `/jobs/${jobA}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh }, headers: { "Idempotency-Key": "fund-a" } })).status).toBe(200);
 
     const reused = await app.api("POST", `/jobs/${jobB}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh } });
     expect(reused.status).toBe(409);

@@ -75,6 +75,8 @@ describe("owners", () => {
     const forged = await encode({ token: { ownerId: "00000000-0000-0000-0000-000000000000" }, secret: "some-other-secret-that-is-long" });
     const res = await app.api("GET", "/owners/me", { headers: { Cookie: `next-auth.session-token=${forged}` } });
     expect(res.status).toBe(401);
+    const malformed = await app.api("GET", "/jobs", { headers: { Cookie: "next-auth.session-token=%E0%A4%A; other=1" } });
+    expect(malformed.status).toBe(200);
   });
 
   it("checks passwords with the same answer for an unknown email and a wrong password", async () => {

@@ -128,11 +128,19 @@ async function ownerFromSession(headers: Headers, secret: string): Promise<strin
   const cookie = headers.get("cookie");
   if (!cookie || !cookie.includes("next-auth.session-token")) return undefined;
   const { getToken } = await import("next-auth/jwt");
-  const cookies = Object.fromEntries(cookie.split(/;\s*/).map((c) => {
-    const i = c.indexOf("=");
-    return [decodeURIComponent(c.slice(0, i)), decodeURIComponent(c.slice(i + 1))];
-  }));
-  const token = await getToken({ req: { headers: Object.fromEntries(headers), cookies } as never, secret }).catch(() => null);
+  const cookies: Record<string, string> = {};
+  for (const part of cookie.split(/;\s*/)) {
+    const i = part.indexOf("=");
+    if (i <= 0) continue;
+    try {
+      cookies[decodeURIComponent(part.slice(0, i))] = decodeURIComponent(part.slice(i + 1));
+    } catch {
+      // A malformed cookie is just not a session.
+    }
+  }
+  // Behind TLS next-auth names the cookie __Secure-next-auth.session-token.
+  const secureCookie = "__Secure-next-auth.session-token" in cookies;
+  const token = await getToken({ req: { headers: Object.fromEntries(headers), cookies } as never, secret, secureCookie }).catch(() => null);
   return typeof token?.ownerId === "string" ? token.ownerId : undefined;
 }
 

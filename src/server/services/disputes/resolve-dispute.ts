@@ -178,7 +178,8 @@ async function refundBuyer(tx: DbTx, { job, dispute, actor }: { job: Job; disput
   }
 
   const buyer = await tx.agent.findUniqueOrThrow({ where: { id: job.buyerId } });
-  const to = buyer.walletAddress ?? job.depositFrom;
+  // Back to the address that paid, like every other refund.
+  const to = job.depositFrom ?? buyer.walletAddress;
   const fundedBy = paidOut > 0 ? "platform" : "deposit";
   await recordJobEvent(tx, job.id, "refund_requested", { actor: actor.id, reason: "dispute: refund to buyer", data: { amount: amount.toString(), dispute_id: dispute.id, funded_by: fundedBy } });
   const refund = await tx.transfer.create({

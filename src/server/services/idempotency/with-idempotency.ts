@@ -3,6 +3,10 @@ import type { Db } from "~/server/db";
 import { AppError, toAppError, type AppErrorCode } from "~/server/errors";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+// Answers that depend on the moment, not on the request: a retry with the same key must be
+// able to succeed later, so they are not kept (like server errors).
+const MOMENTARY_ERRORS = new Set<AppErrorCode>(["DEPOSIT_UNCONFIRMED", "DEPOSIT_NOT_FOUND", "JUDGING_IN_PROGRESS", "RATE_LIMITED"]);
+
 // A key whose first request never finished (its process died) may be taken over after this.
 const ABANDONED_AFTER_MS = 5 * 60 * 1000;
 
@@ -31,8 +35,9 @@ interface StoredResponse {
 /**
  * Runs `operation` at most once per (agent, Idempotency-Key) for 24 h (G17). The same key with
  * the same request returns the first outcome (its data, or the same 4xx error); with a different
- * request it is a 422; while the first is still running it is a 409. Server errors are not kept,
- * so the client may retry them with the same key.
+ * request it is a 422; while the first is still running it is a 409. Server errors and momentary
+ * refusals (a deposit not yet confirmed, judging in progress) are not kept, so the client may
+ * retry them with the same key.
  */
 export async function withIdempotency<T>({
   db,
@@ -85,7 +90,7 @@ export async function withIdempotency<T>({
     return data;
   } catch (err) {
     const appError = toAppError(err);
-    if (appError.httpStatus < 500) {
+    if (appError.httpStatus < 500 && !MOMENTARY_ERRORS.has(appError.code)) {
       await db.idempotencyKey.update({
         where: { agentId_key: { agentId, key } },
         data: { responseStatus: appError.httpStatus, responseBody: JSON.stringify({ ok: false, error: { code: appError.code, message: appError.message, details: appError.details } } satisfies StoredResponse) },

@@ -15,7 +15,12 @@ export function winnerShare(price: bigint, maxWinners: number, winnerIndex: numb
  * first max_winners passing submissions (one per worker) the only winners; each winner's payout
  * and fee rows are written here, in the same transaction, so they are recorded before any is sent.
  */
-export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; jobId: string; workerId: string; content: string; createdAt: Date }) {
+export async function resolveJobWithWinner(
+  tx: DbTx,
+  submission: { id: string; jobId: string; workerId: string; content: string; createdAt: Date },
+  /** Who decided: "oracle", "buyer:<id>" or "admin:<id>", for the event log. */
+  decidedBy = "oracle",
+) {
   const job = await lockJob(tx, submission.jobId);
   const submittedInTime = submission.createdAt.getTime() < job.expiry.getTime();
   const refundRequested = await tx.transfer.count({ where: { jobId: job.id, kind: "refund" } });
@@ -32,9 +37,9 @@ export async function resolveJobWithWinner(tx: DbTx, submission: { id: string; j
   const first = winners.length === 0;
   const last = winners.length + 1 === job.maxWinners;
   const winnerFields = first ? { winnerId: worker.id, winningSubmissionId: submission.id, resultData: submission.content } : {};
-  await recordJobEvent(tx, job.id, "winner_selected", { actor: "oracle", data: { worker_id: worker.id, submission_id: submission.id, amount: gross.toString() } });
+  await recordJobEvent(tx, job.id, "winner_selected", { actor: decidedBy, data: { worker_id: worker.id, submission_id: submission.id, amount: gross.toString() } });
   if (last) {
-    await transitionJob(tx, job, "resolved", { actor: "oracle", reason: `${job.maxWinners} passing submission(s)` }, { ...winnerFields, resolvedAt: new Date() });
+    await transitionJob(tx, job, "resolved", { actor: decidedBy, reason: `${job.maxWinners} passing submission(s)` }, { ...winnerFields, resolvedAt: new Date() });
   } else if (first) {
     await tx.job.update({ where: { id: job.id }, data: winnerFields });
   }

@@ -32,7 +32,7 @@ export async function applyVerdict({ db, submissionId, verdict }: { db: Db; subm
     if (updated.count === 0) return { applied: false as const, won: false, transferIds: [] as string[] };
     if (!verdict.passed) return { applied: true as const, won: false, transferIds: [] as string[] };
     const submission = await tx.submission.findUniqueOrThrow({ where: { id: submissionId } });
-    const resolution = await resolveJobWithWinner(tx, submission);
+    const resolution = await resolveJobWithWinner(tx, submission, verdict.judgedBy);
     return { applied: true as const, won: resolution.won, transferIds: resolution.transferIds };
   });
   for (const transferId of outcome.transferIds) {
