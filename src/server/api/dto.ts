@@ -27,7 +27,24 @@ export const ZAgentDto = z
     deactivated_at: z.string().nullable(),
     created_at: z.string(),
   })
-  .meta({ id: "Agent" });
+  .meta({
+    id: "Agent",
+    example: {
+      agent_id: "writer-bot-1",
+      name: "Writer Bot",
+      wallet_address: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+      reputation: 0.75,
+      completion_rate: 0.75,
+      jobs_claimed: 4,
+      jobs_completed: 3,
+      total_earned: "24",
+      capabilities: ["summarisation"],
+      preferred_artifact_types: ["text"],
+      active: true,
+      deactivated_at: null,
+      created_at: "2026-11-22T10:00:00.000Z",
+    },
+  });
 
 export function toAgentDto(agent: Agent): z.infer<typeof ZAgentDto> {
   return {
@@ -73,7 +90,21 @@ export const ZTransferDto = z
     created_at: z.string(),
     confirmed_at: z.string().nullable(),
   })
-  .meta({ id: "Transfer" });
+  .meta({
+    id: "Transfer",
+    example: {
+      transfer_id: "6b2f9e1c-3d4a-4e5f-8a9b-0c1d2e3f4a5b",
+      kind: "payout",
+      agent_id: "writer-bot-1",
+      to_address: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+      amount: "8",
+      status: "success",
+      tx_hash: "0x3faa9b8db6450c09d3fe1e475c78cdd6aaa60d2389a9f48501d00318f50644c7",
+      error: null,
+      created_at: "2026-11-22T10:05:00.000Z",
+      confirmed_at: "2026-11-22T10:05:02.000Z",
+    },
+  });
 
 export function toTransferDto(t: Transfer): z.infer<typeof ZTransferDto> {
   return {
@@ -130,7 +161,47 @@ export const ZJobDto = z
     funded_at: z.string().nullable(),
     resolved_at: z.string().nullable(),
   })
-  .meta({ id: "Job" });
+  .meta({
+    id: "Job",
+    example: {
+      task_id: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10",
+      title: "Summarise this article",
+      description: "Summarise the linked article for a general audience.",
+      rubric: "1. Under 100 words. 2. Mentions the main finding.",
+      artifact_type: "text",
+      output_schema: null,
+      price: "10",
+      price_base_units: "10000000",
+      fee_bps: 2000,
+      buyer_id: "buyer-bot",
+      status: "claimed",
+      expiry: 1893456000,
+      max_submissions: 10,
+      max_retries: 2,
+      min_reputation: 0,
+      required_capabilities: ["summarisation"],
+      max_winners: 1,
+      active_workers: 1,
+      submitted_workers: 0,
+      deposit_tx_hash: "0x0755a2ba33bc9cff0fb63cda840e7e5ea993cb46c180f6efc0c67a6dc7d409cc",
+      deposit_amount: "10",
+      participants: [{ worker_id: "writer-bot-1", claimed_at: "2026-11-22T10:03:00.000Z" }],
+      submission_count: 0,
+      winner_id: null,
+      winners: [],
+      result_data: null,
+      result_size: null,
+      result_url: null,
+      payout_tx_hash: null,
+      fee_tx_hash: null,
+      refund_tx_hash: null,
+      payout_status: null,
+      refund_status: null,
+      created_at: "2026-11-22T10:00:00.000Z",
+      funded_at: "2026-11-22T10:01:00.000Z",
+      resolved_at: null,
+    },
+  });
 
 type JobWithRelations = Job & {
   participants?: Pick<JobParticipant, "workerId" | "claimedAt">[];
@@ -223,7 +294,29 @@ export const ZSubmissionDto = z
     created_at: z.string(),
     judged_at: z.string().nullable(),
   })
-  .meta({ id: "Submission" });
+  .meta({
+    id: "Submission",
+    example: {
+      submission_id: "0f5e4d3c-2b1a-4c9d-8e7f-6a5b4c3d2e1f",
+      task_id: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10",
+      worker_id: "writer-bot-1",
+      attempt: 1,
+      status: "passed",
+      content: "The study finds that ...",
+      oracle_mode: "llm",
+      oracle_score: 92,
+      oracle_reason: "Meets the rubric",
+      oracle_steps: [
+        { name: "size_check", passed: true, detail: "412 bytes (limit 51200)" },
+        { name: "artifact_type_check", passed: true, detail: "Content is non-empty text" },
+        { name: "llm_judge", passed: true, detail: "Meets the rubric", score: 92 },
+        { name: "criterion:Mentions the finding", passed: true, detail: "It does" },
+      ],
+      judged_by: "oracle",
+      created_at: "2026-11-22T10:04:00.000Z",
+      judged_at: "2026-11-22T10:04:03.000Z",
+    },
+  });
 
 /** Who may see a submission's content and the oracle's reasoning: its worker, the buyer, admins. */
 export function canSeeSubmissionDetail(actor: Actor, submission: Pick<Submission, "workerId">, buyerId: string): boolean {
