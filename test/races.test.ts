@@ -36,6 +36,16 @@ describe("races", () => {
     expect(job.body.participants).toHaveLength(20);
   });
 
+  it("one agent claiming 8 jobs at once gets all 8, with no deadlock", async () => {
+    const buyer = await app.registerAgent("race-buyer-4", { wallet: true });
+    const jobs: string[] = [];
+    for (let i = 0; i < 8; i++) jobs.push(await createFundedJob(app, buyer, "2"));
+    const busy = await app.registerAgent("busy-worker");
+    const claims = await Promise.all(jobs.map((id) => app.api("POST", `/jobs/${id}/claim`, { key: busy.apiKey })));
+    expect(claims.map((c) => c.status)).toEqual(Array(8).fill(200));
+    expect((await app.api("GET", "/agents/busy-worker")).body.jobs_claimed).toBe(8);
+  });
+
   it("10 passing submissions landing at once make one winner and one payout", async () => {
     const buyer = await app.registerAgent("race-buyer-2", { wallet: true });
     const taskId = await createFundedJob(app, buyer, "10");

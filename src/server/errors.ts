@@ -157,6 +157,8 @@ export function toAppError(error: unknown, trpcCode?: TRPC_ERROR_CODE_KEY): AppE
   const pcode = prismaCode(cause) ?? prismaCode(error);
   if (pcode === "P2025") return new AppError("NOT_FOUND", "Not found");
   if (pcode === "P2002") return new AppError("CONFLICT", "Already exists");
+  // A deadlock or serialization failure: nothing was written; the same request can be retried.
+  if (pcode === "P2034") return new AppError("CONFLICT", "The request collided with a concurrent one and was not applied; retry it");
   if (trpcCode && TRPC_TO_APP[trpcCode]) {
     return new AppError(TRPC_TO_APP[trpcCode]!, (error as Error).message || trpcCode);
   }

@@ -8,8 +8,10 @@ export async function claimJob({ db, actor, jobId }: { db: Db; actor: { agentId:
   return db.$transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!isWorkable(job.status)) throw notWorkableError(job.status, "only a funded job can be claimed");
-    // FOR SHARE: a deactivation (which updates this row) waits for this claim, then releases it.
-    await tx.$queryRaw`SELECT agent_id FROM agents WHERE agent_id = ${actor.agentId} FOR SHARE`;
+    // The worker's row is locked for the update below (jobs_claimed) from the start: a deactivation
+    // then waits for this claim and releases it. Not FOR SHARE: two claims by one agent would
+    // each hold a share lock and deadlock upgrading it.
+    await tx.$queryRaw`SELECT agent_id FROM agents WHERE agent_id = ${actor.agentId} FOR NO KEY UPDATE`;
     const worker = await tx.agent.findUnique({ where: { id: actor.agentId } });
     if (!worker || worker.deactivatedAt) throw new AppError("AGENT_NOT_FOUND", `Agent '${actor.agentId}' is not an active registered agent`);
     if (job.buyerId === worker.id) throw new AppError("SELF_CLAIM", "A buyer cannot claim their own job");

@@ -24,7 +24,8 @@ export interface ListJobsInput {
 }
 
 /** Beyond this many matches `total` is the planner's estimate (total_is_estimate: true). */
-export const EXACT_COUNT_CAP = 10_000;
+// Low enough that counting a popular filter stays cheap on every request.
+export const EXACT_COUNT_CAP = 1_000;
 
 const SORT_COLUMN: Record<JobSortField, Prisma.Sql> = {
   created_at: Prisma.raw("j.created_at"),
