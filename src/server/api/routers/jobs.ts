@@ -135,7 +135,6 @@ export const jobsRouter = router({
       }
       const agent = input.eligible && me ? await getAgent({ db: ctx.db, agentId: me }) : undefined;
       const { jobs, total, totalIsEstimate, nextCursor } = await listJobs({
-        db: ctx.db,
         input: {
           status: input.status,
           buyerId: input.buyer_id === "me" ? me : input.buyer_id,

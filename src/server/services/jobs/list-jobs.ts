@@ -1,5 +1,5 @@
 import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
-import type { Db } from "~/server/db";
+import { readQuery } from "~/server/db-read";
 import { AppError } from "~/server/errors";
 
 export type JobSortField = "created_at" | "price" | "expiry";
@@ -59,7 +59,14 @@ function decodeCursor(cursor: string, sortBy: JobSortField, sortOrder: "asc" | "
 }
 
 function sortValueSql(sortBy: JobSortField, value: string): Prisma.Sql {
-  return sortBy === "price" ? Prisma.sql`${BigInt(value)}::bigint` : Prisma.sql`${new Date(value)}::timestamp`;
+  // The ISO string, not a Date: pg would send a Date in the server's local zone, and the
+  // columns hold UTC. Casting '...Z' to timestamp keeps the UTC wall time.
+  if (sortBy === "price") {
+    if (!/^\d+$/.test(value)) throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
+    return Prisma.sql`${value}::bigint`;
+  }
+  if (Number.isNaN(Date.parse(value))) throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
+  return Prisma.sql`${new Date(value).toISOString()}::timestamp`;
 }
 
 /** Status filter that agrees with effectiveStatus: a job past its expiry counts as expired. */
@@ -98,7 +105,7 @@ interface JobRow {
   rubric: string;
   artifact_type: string;
   output_schema: Prisma.JsonValue | null;
-  price: bigint;
+  price: string | bigint;
   fee_bps: number;
   buyer_id: string;
   status: JobStatus;
@@ -113,7 +120,7 @@ interface JobRow {
   submission_count: number;
   excess_refunded_at: Date | null;
   deposit_tx_hash: string | null;
-  deposit_amount: bigint | null;
+  deposit_amount: string | bigint | null;
   deposit_from: string | null;
   funded_at: Date | null;
   winner_id: string | null;
@@ -134,7 +141,8 @@ function rowToJob(r: JobRow): Job & { participants: { workerId: string; claimedA
     rubric: r.rubric,
     artifactType: r.artifact_type,
     outputSchema: r.output_schema,
-    price: r.price,
+    // int8 arrives from pg as a string.
+    price: BigInt(r.price),
     feeBps: r.fee_bps,
     buyerId: r.buyer_id,
     status: r.status,
@@ -149,7 +157,7 @@ function rowToJob(r: JobRow): Job & { participants: { workerId: string; claimedA
     submissionCount: r.submission_count,
     excessRefundedAt: r.excess_refunded_at,
     depositTxHash: r.deposit_tx_hash,
-    depositAmount: r.deposit_amount,
+    depositAmount: r.deposit_amount === null ? null : BigInt(r.deposit_amount),
     depositFrom: r.deposit_from,
     fundedAt: r.funded_at,
     winnerId: r.winner_id,
@@ -159,17 +167,18 @@ function rowToJob(r: JobRow): Job & { participants: { workerId: string; claimedA
     cancelledAt: r.cancelled_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    participants: (r.participants ?? []).map((p) => ({ workerId: p.worker_id, claimedAt: new Date(p.claimed_at) })),
+    // json_build_object renders timestamp(3) without a zone; the values are UTC.
+    participants: (r.participants ?? []).map((p) => ({ workerId: p.worker_id, claimedAt: new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(p.claimed_at) ? p.claimed_at : `${p.claimed_at}Z`) })),
     _count: { submissions: r.submission_count },
   };
 }
 
-async function countJobs(db: Db, where: Prisma.Sql): Promise<{ total: number; estimated: boolean }> {
-  const [capped] = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM (SELECT 1 FROM jobs j ${where} LIMIT ${EXACT_COUNT_CAP + 1}) c`;
+async function countJobs(where: Prisma.Sql): Promise<{ total: number; estimated: boolean }> {
+  const [capped] = await readQuery<{ n: string }>(Prisma.sql`SELECT count(*) AS n FROM (SELECT 1 FROM jobs j ${where} LIMIT ${EXACT_COUNT_CAP + 1}) c`);
   const exact = Number(capped?.n ?? 0);
   if (exact <= EXACT_COUNT_CAP) return { total: exact, estimated: false };
   // Past the cap an exact count would scan every match: ask the planner instead.
-  const plan = await db.$queryRaw<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }[]>`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${where}`;
+  const plan = await readQuery<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(Prisma.sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${where}`);
   const estimate = plan[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? exact;
   return { total: Math.max(Math.round(estimate), exact), estimated: true };
 }
@@ -178,7 +187,7 @@ async function countJobs(db: Db, where: Prisma.Sql): Promise<{ total: number; es
  * Jobs matching every filter, all applied in SQL on indexed columns, newest first by default.
  * Paging by offset for short lists, or by an opaque keyset cursor for deep pages.
  */
-export async function listJobs({ db, input }: { db: Db; input: ListJobsInput }) {
+export async function listJobs({ input }: { input: ListJobsInput }) {
   const column = SORT_COLUMN[input.sortBy];
   const direction = input.sortOrder === "asc" ? Prisma.raw("ASC") : Prisma.raw("DESC");
   const where = whereSql(input);
@@ -191,15 +200,15 @@ export async function listJobs({ db, input }: { db: Db; input: ListJobsInput }) 
   }
   const offset = input.cursor ? 0 : input.offset;
   const [rows, count] = await Promise.all([
-    db.$queryRaw<JobRow[]>`
+    readQuery<JobRow>(Prisma.sql`
       SELECT j.*, (
         SELECT json_agg(json_build_object('worker_id', p.worker_id, 'claimed_at', p.claimed_at) ORDER BY p.claimed_at)
         FROM job_participants p WHERE p.task_id = j.task_id AND p.unclaimed_at IS NULL
       ) AS participants
       FROM jobs j ${pageWhere}
       ORDER BY ${column} ${direction}, j.task_id ${direction}
-      LIMIT ${input.limit} OFFSET ${offset}`,
-    countJobs(db, where),
+      LIMIT ${input.limit} OFFSET ${offset}`),
+    countJobs(where),
   ]);
   const jobs = rows.map(rowToJob);
   const last = jobs.at(-1);
