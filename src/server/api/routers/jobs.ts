@@ -160,7 +160,7 @@ export const jobsRouter = router({
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}", tags: ["jobs"], protect: false, summary: "One job with participants, winners and transfers" } })
     .input(ZTaskId)
     .output(ZJobDto)
-    .query(async ({ ctx, input }) => toJobDto(await getJob({ db: ctx.db, jobId: input.task_id }), viewerOf(ctx.actor))),
+    .query(async ({ ctx, input }) => toJobDto(await getJob({ jobId: input.task_id }), viewerOf(ctx.actor))),
 
   update: agentProcedure
     .meta({ openapi: { method: "PATCH", path: "/jobs/{task_id}", tags: ["jobs"], summary: "Edit a job: anything while open, only a later expiry once funded" } })

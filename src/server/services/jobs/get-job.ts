@@ -1,18 +1,70 @@
-import type { Db } from "~/server/db";
+import { Prisma, type Transfer, type TransferKind, type TransferStatus } from "~/generated/prisma/client";
+import { readQuery } from "~/server/db-read";
 import { AppError } from "~/server/errors";
 import { isUuid } from "./job-state";
+import { rowToJob, type JobRow } from "./list-jobs";
 
-export async function getJob({ db, jobId }: { db: Db; jobId: string }) {
-  const job = isUuid(jobId)
-    ? await db.job.findUnique({
-        where: { id: jobId },
-        include: {
-          participants: { where: { unclaimedAt: null }, select: { workerId: true, claimedAt: true }, orderBy: { claimedAt: "asc" } },
-          transfers: { orderBy: { createdAt: "asc" } },
-          _count: { select: { submissions: true } },
-        },
-      })
-    : null;
-  if (!job) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
-  return job;
+interface TransferJson {
+  id: string;
+  task_id: string;
+  kind: TransferKind;
+  idempotency_key: string;
+  agent_id: string | null;
+  to_address: string | null;
+  amount: string;
+  status: TransferStatus;
+  tx_hash: string | null;
+  nonce: number | null;
+  error: string | null;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+  confirmed_at: string | null;
+}
+
+// json_build_object renders timestamp(3) without a zone; the values are UTC.
+const utc = (value: string | null) => (value === null ? null : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`));
+
+function toTransfer(t: TransferJson): Transfer {
+  return {
+    id: t.id,
+    jobId: t.task_id,
+    kind: t.kind,
+    idempotencyKey: t.idempotency_key,
+    agentId: t.agent_id,
+    toAddress: t.to_address,
+    amount: BigInt(t.amount),
+    status: t.status,
+    txHash: t.tx_hash,
+    nonce: t.nonce,
+    // Signed transaction bytes never leave the server.
+    signedTx: null,
+    error: t.error,
+    attempts: t.attempts,
+    createdAt: utc(t.created_at)!,
+    updatedAt: utc(t.updated_at)!,
+    sentAt: utc(t.sent_at),
+    confirmedAt: utc(t.confirmed_at),
+  };
+}
+
+/** One job with its active participants and its transfers, in a single statement (a hot read). */
+export async function getJob({ jobId }: { jobId: string }) {
+  const rows = isUuid(jobId)
+    ? await readQuery<JobRow & { transfers: TransferJson[] | null }>(Prisma.sql`
+        SELECT j.*,
+          (SELECT json_agg(json_build_object('worker_id', p.worker_id, 'claimed_at', p.claimed_at) ORDER BY p.claimed_at)
+             FROM job_participants p WHERE p.task_id = j.task_id AND p.unclaimed_at IS NULL) AS participants,
+          (SELECT json_agg(json_build_object(
+              'id', t.id, 'task_id', t.task_id, 'kind', t.kind, 'idempotency_key', t.idempotency_key, 'agent_id', t.agent_id,
+              'to_address', t.to_address, 'amount', t.amount::text, 'status', t.status, 'tx_hash', t.tx_hash, 'nonce', t.nonce,
+              'error', t.error, 'attempts', t.attempts, 'created_at', t.created_at, 'updated_at', t.updated_at,
+              'sent_at', t.sent_at, 'confirmed_at', t.confirmed_at) ORDER BY t.created_at, t.id)
+             FROM transfers t WHERE t.task_id = j.task_id) AS transfers
+        FROM jobs j WHERE j.task_id = ${jobId}::uuid`)
+    : [];
+  const row = rows[0];
+  if (!row) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
+  return { ...rowToJob(row), transfers: (row.transfers ?? []).map(toTransfer) };
 }

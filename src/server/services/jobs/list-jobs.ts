@@ -98,7 +98,7 @@ function whereSql(input: ListJobsInput): Prisma.Sql {
   return parts.length ? Prisma.sql`WHERE ${Prisma.join(parts, " AND ")}` : Prisma.empty;
 }
 
-interface JobRow {
+export interface JobRow {
   task_id: string;
   title: string;
   description: string;
@@ -133,7 +133,7 @@ interface JobRow {
   participants: { worker_id: string; claimed_at: string }[] | null;
 }
 
-function rowToJob(r: JobRow): Job & { participants: { workerId: string; claimedAt: Date }[]; _count: { submissions: number } } {
+export function rowToJob(r: JobRow): Job & { participants: { workerId: string; claimedAt: Date }[]; _count: { submissions: number } } {
   return {
     id: r.task_id,
     title: r.title,
