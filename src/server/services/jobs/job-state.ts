@@ -1,6 +1,7 @@
 import type { Job, JobStatus, Prisma } from "~/generated/prisma/client";
 import type { DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
+import { rowToJob, type JobRow } from "./list-jobs";
 
 // The job state machine (#30-#33):
 //   open -> funded -> claimed (>= 1 active worker) -> resolved
@@ -58,9 +59,10 @@ export async function transitionJob(tx: DbTx, job: Job, to: JobStatus, event: Ev
 /** Loads a job under a row lock: every state change of a job goes through here. */
 export async function lockJob(tx: DbTx, jobId: string): Promise<Job> {
   if (!isUuid(jobId)) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
-  const rows = await tx.$queryRaw<{ task_id: string }[]>`SELECT task_id FROM jobs WHERE task_id = ${jobId}::uuid FOR UPDATE`;
+  // One round trip: lock and read the row together (this runs in every job-changing transaction).
+  const rows = await tx.$queryRaw<JobRow[]>`SELECT * FROM jobs WHERE task_id = ${jobId}::uuid FOR UPDATE`;
   if (rows.length === 0) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
-  const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
+  const { participants: _participants, _count, ...job } = rowToJob(rows[0]!);
   // A job past its expiry is expired from now on, whatever else this transaction does.
   if (effectiveStatus(job) === "expired" && job.status !== "expired") {
     return transitionJob(tx, job, "expired", { actor: "system", reason: "expiry passed" });
