@@ -11,8 +11,9 @@ export async function claimJob({ db, actor, jobId }: { db: Db; actor: { agentId:
     // The worker's row is locked for the update below (jobs_claimed) from the start: a deactivation
     // then waits for this claim and releases it. Not FOR SHARE: two claims by one agent would
     // each hold a share lock and deadlock upgrading it.
-    await tx.$queryRaw`SELECT agent_id FROM agents WHERE agent_id = ${actor.agentId} FOR NO KEY UPDATE`;
-    const worker = await tx.agent.findUnique({ where: { id: actor.agentId } });
+    const [locked] = await tx.$queryRaw<{ id: string; reputation: number; capabilities: string[] | null; wallet_address: string | null; deactivated_at: Date | null }[]>`
+      SELECT agent_id AS id, reputation, capabilities, wallet_address, deactivated_at FROM agents WHERE agent_id = ${actor.agentId} FOR NO KEY UPDATE`;
+    const worker = locked && { id: locked.id, reputation: locked.reputation, capabilities: locked.capabilities ?? [], walletAddress: locked.wallet_address, deactivatedAt: locked.deactivated_at };
     if (!worker || worker.deactivatedAt) throw new AppError("AGENT_NOT_FOUND", `Agent '${actor.agentId}' is not an active registered agent`);
     if (job.buyerId === worker.id) throw new AppError("SELF_CLAIM", "A buyer cannot claim their own job");
     if (worker.reputation < job.minReputation) {
