@@ -23,6 +23,11 @@ export async function closeReadPool(): Promise<void> {
   await pool?.end();
 }
 
+/** A timestamp(3) rendered inside json_build_object: it has no zone, and the value is UTC. */
+export function parseJsonTimestamp(value: string): Date {
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
+}
+
 /** Runs a Prisma.sql query on the read pool. */
 export async function readQuery<T extends pg.QueryResultRow>(query: Prisma.Sql): Promise<T[]> {
   const result = await getReadPool().query<T>(query.text, query.values as unknown[]);

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
-import { applyMigrations, databaseUrlWithName, findRepoRoot, quoteIdentifier } from "~/server/db/migrations";
+import { applyMigrations, databaseUrlWithName, findRepoRoot, quoteIdentifier, withAdminClient } from "~/server/db/migrations";
 
 export interface TestDatabase {
   databaseUrl: string;
@@ -23,7 +23,7 @@ let serverUrlPromise: Promise<string> | undefined;
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const serverUrl = await (serverUrlPromise ??= chooseServer());
   const name = `am_test_${randomBytes(6).toString("hex")}`;
-  await withClient(serverUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
+  await withAdminClient(serverUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
   const databaseUrl = databaseUrlWithName(serverUrl, name);
   let dropped: Promise<void> | undefined;
   const drop = () => (dropped ??= dropDatabase(serverUrl, name));
@@ -66,7 +66,7 @@ async function answers(serverUrl: string): Promise<boolean> {
 }
 
 async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withClient(serverUrl, async (client) => {
+  await withAdminClient(serverUrl, async (client) => {
     // Pools the test forgot to close would otherwise make DROP DATABASE fail.
     await client.query(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
@@ -76,12 +76,3 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   });
 }
 
-async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}

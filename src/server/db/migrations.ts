@@ -282,7 +282,8 @@ function reportCatalogCharAsText(client: pg.PoolClient): void {
   (client as unknown as { query: typeof query }).query = query;
 }
 
-async function withAdminClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+/** A single short-lived connection, for administrative statements (CREATE/DROP DATABASE). */
+export async function withAdminClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

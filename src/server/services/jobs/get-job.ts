@@ -1,5 +1,5 @@
 import { Prisma, type Transfer, type TransferKind, type TransferStatus } from "~/generated/prisma/client";
-import { readQuery } from "~/server/db-read";
+import { parseJsonTimestamp, readQuery } from "~/server/db-read";
 import { AppError } from "~/server/errors";
 import { isUuid } from "./job-state";
 import { rowToJob, type JobRow } from "./list-jobs";
@@ -23,8 +23,7 @@ interface TransferJson {
   confirmed_at: string | null;
 }
 
-// json_build_object renders timestamp(3) without a zone; the values are UTC.
-const utc = (value: string | null) => (value === null ? null : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`));
+const utc = (value: string | null) => (value === null ? null : parseJsonTimestamp(value));
 
 function toTransfer(t: TransferJson): Transfer {
   return {

@@ -1,5 +1,5 @@
 import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
-import { readQuery } from "~/server/db-read";
+import { parseJsonTimestamp, readQuery } from "~/server/db-read";
 import { AppError } from "~/server/errors";
 
 export type JobSortField = "created_at" | "price" | "expiry";
@@ -167,8 +167,7 @@ export function rowToJob(r: JobRow): Job & { participants: { workerId: string; c
     cancelledAt: r.cancelled_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    // json_build_object renders timestamp(3) without a zone; the values are UTC.
-    participants: (r.participants ?? []).map((p) => ({ workerId: p.worker_id, claimedAt: new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(p.claimed_at) ? p.claimed_at : `${p.claimed_at}Z`) })),
+    participants: (r.participants ?? []).map((p) => ({ workerId: p.worker_id, claimedAt: parseJsonTimestamp(p.claimed_at) })),
     _count: { submissions: r.submission_count },
   };
 }
