@@ -122,8 +122,8 @@ async function main() {
   }
   // Stop order: workers, then the database pool, then the embedded parts they talk to.
   const { closeDb } = await import("~/server/db");
-  const { closeReadPool } = await import("~/server/db-read");
-  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeDb, closeReadPool);
+  const { closeSqlPool } = await import("~/server/db-sql");
+  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeDb, closeSqlPool);
 
   if (!devServer && !existsSync(path.join(root, ".next", "BUILD_ID"))) {
     console.log("No production build found: running `next build` once…");

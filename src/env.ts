@@ -38,6 +38,9 @@ const ZEnv = z
     PORT: intFromString(3000, { min: 0, max: 65535 }),
     DATA_DIR: z.string().default(".data"),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL"),
+    // Connections per process: Prisma's pool, and the plain pg pool of the hot paths (src/server/db-sql.ts).
+    DATABASE_POOL_SIZE: intFromString(20, { min: 1, max: 1000 }),
+    DATABASE_SQL_POOL_SIZE: intFromString(20, { min: 1, max: 1000 }),
 
     CHAIN_RPC_URL: z.string().url(),
     CHAIN_ID: intFromString(31337, { min: 1 }),

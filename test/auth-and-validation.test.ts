@@ -187,6 +187,28 @@ describe("job rules", () => {
     expect(res.body.error.code).toBe("REPUTATION_TOO_LOW");
   });
 
+  it("refuses a claim that lacks the job's capabilities, naming them, and takes it once they are declared", async () => {
+    const buyer = await app.registerAgent("caps-buyer", { wallet: true });
+    const worker = await app.registerAgent("caps-worker");
+    await app.api("PATCH", "/agents/caps-worker", { key: worker.apiKey, body: { capabilities: ["python"] } });
+    const taskId = await createFundedJob(app, buyer, "5", { required_capabilities: ["python", "sql"] });
+    const refused = await app.api("POST", `/jobs/${taskId}/claim`, { key: worker.apiKey });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("MISSING_CAPABILITIES");
+    expect(refused.body.error.message).toContain("sql");
+    expect(refused.body.error.details).toEqual({ missing_capabilities: ["sql"] });
+    // A refused claim leaves nothing behind.
+    expect((await app.api("GET", `/jobs/${taskId}`)).body).toMatchObject({ status: "funded", active_workers: 0 });
+
+    await app.api("PATCH", "/agents/caps-worker", { key: worker.apiKey, body: { capabilities: ["python", "SQL"] } });
+    const claimed = await app.api("POST", `/jobs/${taskId}/claim`, { key: worker.apiKey });
+    expect(claimed.status).toBe(200);
+    expect(claimed.body).toMatchObject({ task_id: taskId, worker_id: "caps-worker", status: "claimed", job_status: "claimed" });
+    const events = await app.api("GET", `/jobs/${taskId}/events`, { key: buyer.apiKey });
+    expect(events.body.events.slice(-2).map((e: { kind: string }) => e.kind)).toEqual(["claimed", "worker_claimed"]);
+    expect((await app.api("GET", "/agents/caps-worker")).body.jobs_claimed).toBe(1);
+  });
+
   it("reads a job past its expiry as expired, refuses work on it and refunds it", async () => {
     const buyer = await app.registerAgent("expiry-buyer", { wallet: true });
     const worker = await app.registerAgent("expiry-worker");

@@ -8,7 +8,7 @@ export type DbTx = Prisma.TransactionClient;
 
 const globalForDb = globalThis as unknown as { __agentMarketDb?: PrismaClient };
 
-export function createDb(databaseUrl: string, poolSize = Number(process.env.DATABASE_POOL_SIZE ?? 20)): PrismaClient {
+export function createDb(databaseUrl: string, poolSize = getEnv().DATABASE_POOL_SIZE): PrismaClient {
   const adapter = new PrismaPg({ connectionString: databaseUrl, max: poolSize });
   // Writers queue on job row locks under load: wait for a connection rather than fail fast.
   return new PrismaClient({ adapter, transactionOptions: { maxWait: 10_000, timeout: 20_000 } });

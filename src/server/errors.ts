@@ -141,6 +141,15 @@ function prismaCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** SQLSTATE of an error from the plain pg pool (src/server/db-sql.ts). */
+function postgresCode(e: unknown): string | undefined {
+  if (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "error" && "severity" in e) {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
+
 /**
  * Turn anything thrown inside a procedure into an AppError. Unknown errors become INTERNAL
  * with a generic message; the original is logged by the caller, never sent to the client.
@@ -155,10 +164,11 @@ export function toAppError(error: unknown, trpcCode?: TRPC_ERROR_CODE_KEY): AppE
     return new AppError("VALIDATION_FAILED", message, { fields });
   }
   const pcode = prismaCode(cause) ?? prismaCode(error);
+  const sqlState = postgresCode(cause) ?? postgresCode(error);
   if (pcode === "P2025") return new AppError("NOT_FOUND", "Not found");
-  if (pcode === "P2002") return new AppError("CONFLICT", "Already exists");
+  if (pcode === "P2002" || sqlState === "23505") return new AppError("CONFLICT", "Already exists");
   // A deadlock or serialization failure: nothing was written; the same request can be retried.
-  if (pcode === "P2034") return new AppError("CONFLICT", "The request collided with a concurrent one and was not applied; retry it");
+  if (pcode === "P2034" || sqlState === "40P01" || sqlState === "40001") return new AppError("CONFLICT", "The request collided with a concurrent one and was not applied; retry it");
   if (trpcCode && TRPC_TO_APP[trpcCode]) {
     return new AppError(TRPC_TO_APP[trpcCode]!, (error as Error).message || trpcCode);
   }

@@ -163,7 +163,7 @@ export async function startTestApp(options: TestAppOptions = {}) {
       server.closeAllConnections?.();
       await runner.stop();
       await closeDb();
-      await (await import("~/server/db-read")).closeReadPool();
+      await (await import("~/server/db-sql")).closeSqlPool();
       await anvil.stop();
       await database.drop();
     },

@@ -49,7 +49,7 @@ export async function createContext(opts: { headers: Headers; requestId?: string
   if (token === null) {
     return { ...base, actor: { kind: "anonymous" }, authFailure: "Authorization header must be 'Bearer <api_key>'" };
   }
-  const key = await authenticateApiKey({ db, token });
+  const key = await authenticateApiKey({ token });
   if (!key) return { ...base, actor: { kind: "anonymous" }, authFailure: "API key is not valid or has been revoked" };
   return {
     ...base,

@@ -215,7 +215,7 @@ export const jobsRouter = router({
     .mutation(({ ctx, input }) =>
       idempotently(ctx, "jobs.claim", input, async () => {
         assertActsAs(ctx.actor, "worker_id", input.worker_id);
-        const { job, participant, warnings } = await claimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id });
+        const { job, participant, warnings } = await claimJob({ actor: ctx.actor, jobId: input.task_id });
         return { task_id: participant.jobId, worker_id: participant.workerId, claimed_at: participant.claimedAt.toISOString(), status: "claimed", job_status: job.status, warnings };
       }),
     ),

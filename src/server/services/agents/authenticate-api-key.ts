@@ -1,25 +1,26 @@
-import type { Db } from "~/server/db";
+import { Prisma } from "~/generated/prisma/client";
+import { sqlQuery } from "~/server/db-sql";
 import { hashApiKey } from "./api-key-secret";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
  * The live key behind a bearer token, or null. Revoking the key or deactivating its agent takes
- * effect on the next request. One statement: the unique key_hash index, and the agent's row by
- * its primary key as a relation filter in the same WHERE.
+ * effect on the next request. One statement on the plain pg pool (it runs on every agent
+ * request): the unique key_hash index, and the agent's row by its primary key.
  */
-export async function authenticateApiKey({ db, token }: { db: Db; token: string }) {
-  const key = await db.apiKey.findFirst({
-    where: { keyHash: hashApiKey(token), revokedAt: null, agent: { deactivatedAt: null } },
-    select: { id: true, agentId: true, lastUsedAt: true },
-  });
+export async function authenticateApiKey({ token }: { token: string }) {
+  const [key] = await sqlQuery<{ id: string; agent_id: string; last_used_at: Date | null }>(Prisma.sql`
+    SELECT k.id, k.agent_id, k.last_used_at FROM api_keys k JOIN agents a ON a.agent_id = k.agent_id
+    WHERE k.key_hash = ${hashApiKey(token)} AND k.revoked_at IS NULL AND a.deactivated_at IS NULL`);
   if (!key) return null;
-  const now = Date.now();
+  const now = new Date();
   // Record use at most once a minute per key, so hot keys do not write on every request.
-  if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-    void db.apiKey
-      .updateMany({ where: { id: key.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now - LAST_USED_RESOLUTION_MS) } }] }, data: { lastUsedAt: new Date(now) } })
-      .catch(() => undefined);
+  if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
+    const staleBefore = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
+    void sqlQuery(Prisma.sql`
+      UPDATE api_keys SET last_used_at = ${now.toISOString()}::timestamp
+      WHERE id = ${key.id}::uuid AND (last_used_at IS NULL OR last_used_at < ${staleBefore.toISOString()}::timestamp)`).catch(() => undefined);
   }
-  return { id: key.id, agentId: key.agentId };
+  return { id: key.id, agentId: key.agent_id };
 }

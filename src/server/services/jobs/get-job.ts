@@ -1,5 +1,5 @@
 import { Prisma, type Transfer, type TransferKind, type TransferStatus } from "~/generated/prisma/client";
-import { parseJsonTimestamp, readQuery } from "~/server/db-read";
+import { parseJsonTimestamp, sqlQuery } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { isUuid } from "./job-state";
 import { rowToJob, type JobRow } from "./list-jobs";
@@ -51,7 +51,7 @@ function toTransfer(t: TransferJson): Transfer {
 /** One job with its active participants and its transfers, in a single statement (a hot read). */
 export async function getJob({ jobId }: { jobId: string }) {
   const rows = isUuid(jobId)
-    ? await readQuery<JobRow & { transfers: TransferJson[] | null }>(Prisma.sql`
+    ? await sqlQuery<JobRow & { transfers: TransferJson[] | null }>(Prisma.sql`
         SELECT j.*,
           (SELECT json_agg(json_build_object('worker_id', p.worker_id, 'claimed_at', p.claimed_at) ORDER BY p.claimed_at)
              FROM job_participants p WHERE p.task_id = j.task_id AND p.unclaimed_at IS NULL) AS participants,

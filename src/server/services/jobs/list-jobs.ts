@@ -1,5 +1,5 @@
 import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
-import { parseJsonTimestamp, readQuery } from "~/server/db-read";
+import { parseJsonTimestamp, sqlQuery } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 
 export type JobSortField = "created_at" | "price" | "expiry";
@@ -173,11 +173,11 @@ export function rowToJob(r: JobRow): Job & { participants: { workerId: string; c
 }
 
 async function countJobs(where: Prisma.Sql): Promise<{ total: number; estimated: boolean }> {
-  const [capped] = await readQuery<{ n: string }>(Prisma.sql`SELECT count(*) AS n FROM (SELECT 1 FROM jobs j ${where} LIMIT ${EXACT_COUNT_CAP + 1}) c`);
+  const [capped] = await sqlQuery<{ n: string }>(Prisma.sql`SELECT count(*) AS n FROM (SELECT 1 FROM jobs j ${where} LIMIT ${EXACT_COUNT_CAP + 1}) c`);
   const exact = Number(capped?.n ?? 0);
   if (exact <= EXACT_COUNT_CAP) return { total: exact, estimated: false };
   // Past the cap an exact count would scan every match: ask the planner instead.
-  const plan = await readQuery<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(Prisma.sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${where}`);
+  const plan = await sqlQuery<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(Prisma.sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${where}`);
   const estimate = plan[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? exact;
   return { total: Math.max(Math.round(estimate), exact), estimated: true };
 }
@@ -199,7 +199,7 @@ export async function listJobs({ input }: { input: ListJobsInput }) {
   }
   const offset = input.cursor ? 0 : input.offset;
   const [rows, count] = await Promise.all([
-    readQuery<JobRow>(Prisma.sql`
+    sqlQuery<JobRow>(Prisma.sql`
       SELECT j.*, (
         SELECT json_agg(json_build_object('worker_id', p.worker_id, 'claimed_at', p.claimed_at) ORDER BY p.claimed_at)
         FROM job_participants p WHERE p.task_id = j.task_id AND p.unclaimed_at IS NULL

@@ -38,7 +38,7 @@ export async function listJobEvents({ db, viewer, jobId, limit, offset }: { db: 
     if (!participant) throw new AppError("FORBIDDEN", "Only the buyer, its workers and admins may read a job's events");
   }
   const [events, total] = await Promise.all([
-    db.jobEvent.findMany({ where: { jobId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], take: limit, skip: offset }),
+    db.jobEvent.findMany({ where: { jobId }, orderBy: [{ createdAt: "asc" }, { seq: "asc" }], take: limit, skip: offset }),
     db.jobEvent.count({ where: { jobId } }),
   ]);
   return { events, total };
