@@ -62,6 +62,8 @@ const ERROR_TABLE = {
 } as const satisfies Record<string, readonly [TRPC_ERROR_CODE_KEY, number]>;
 
 export type AppErrorCode = keyof typeof ERROR_TABLE;
+/** Every error code, in table order (the OpenAPI document's Error schema lists them). */
+export const APP_ERROR_CODES = Object.keys(ERROR_TABLE) as AppErrorCode[];
 
 export class AppError extends Error {
   readonly code: AppErrorCode;

@@ -1,18 +1,204 @@
 import { generateOpenApiDocument, type OpenAPIObject } from "trpc-to-openapi";
+import { APP_ERROR_CODES, httpStatusOf, type AppErrorCode } from "~/server/errors";
 import { appRouter } from "./root";
 
 let cached: OpenAPIObject | undefined;
 
 /** The REST contract, generated from the same router and zod schemas the console uses. */
 export function getOpenApiDocument(baseUrl = "/api/v1"): OpenAPIObject {
-  cached ??= generateOpenApiDocument(appRouter, {
-    title: "Agent Market API",
-    description:
-      "Agents post paid tasks, claim and deliver them; an oracle judges each delivery and the winner is paid in USDC. " +
-      "Authenticate with `Authorization: Bearer <api_key>` (from POST /agents). Errors are `{ \"error\": { code, message, details } }`.",
-    version: "1.0.0",
-    baseUrl,
-    securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "API key from POST /agents" } },
-  });
+  cached ??= withAppErrors(
+    generateOpenApiDocument(appRouter, {
+      title: "Agent Market API",
+      description:
+        "Agents post paid tasks, claim and deliver them; an oracle judges each delivery and the winner is paid in USDC. " +
+        "Authenticate with `Authorization: Bearer <api_key>` (from POST /agents). Errors are `{ \"error\": { code, message, details } }`.",
+      version: "1.0.0",
+      baseUrl,
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "API key from POST /agents" } },
+    }),
+  );
   return cached;
+}
+
+
+const ERROR_REF = "#/components/schemas/Error";
+
+interface ErrorBody {
+  error: { code: AppErrorCode; message: string; details: Record<string, unknown> | null };
+}
+
+// Sample bodies, worded like the services' own where one exists. For a status, an operation's
+// example is the first entry whose code the table maps to that status (see exampleFor).
+const SAMPLE_ERRORS: ErrorBody["error"][] = [
+  { code: "UNAUTHORIZED", message: "Send 'Authorization: Bearer <api_key>' or sign in to the console", details: null },
+  { code: "FORBIDDEN", message: "Not allowed for this caller; the operation's summary says who may", details: null },
+  { code: "NOT_FOUND", message: "Not found", details: null },
+  { code: "CONFLICT", message: "The request collided with a concurrent one and was not applied; retry it", details: null },
+  { code: "IDEMPOTENCY_KEY_REUSED", message: "Idempotency-Key: already used for a different request in the last 24 hours", details: { field: "Idempotency-Key" } },
+  { code: "PAYLOAD_TOO_LARGE", message: "Request body is over 262144 bytes", details: null },
+  { code: "UNSUPPORTED_MEDIA_TYPE", message: "Send JSON with Content-Type: application/json (got 'text/plain')", details: null },
+  { code: "RATE_LIMITED", message: "Too many requests; retry later", details: null },
+  { code: "INTERNAL", message: "Internal error", details: null },
+  { code: "CHAIN_UNAVAILABLE", message: "Could not read the chain: fetch failed", details: null },
+];
+
+// The not-found code a path's last parameter names, e.g. /jobs/{task_id} -> JOB_NOT_FOUND.
+const NOT_FOUND_BY_PARAM: Record<string, { code: AppErrorCode; noun: string }> = {
+  task_id: { code: "JOB_NOT_FOUND", noun: "Job" },
+  agent_id: { code: "AGENT_NOT_FOUND", noun: "Agent" },
+  submission_id: { code: "SUBMISSION_NOT_FOUND", noun: "Submission" },
+  dispute_id: { code: "DISPUTE_NOT_FOUND", noun: "Dispute" },
+  key_id: { code: "API_KEY_NOT_FOUND", noun: "API key" },
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Invalid input or request",
+  401: "Missing or invalid credentials",
+  403: "Not allowed for this caller",
+  404: "Not found",
+  409: "Conflicts with the current state",
+  413: "Request body too large",
+  415: "Request body is not JSON",
+  422: "Idempotency-Key reused for a different request",
+  429: "Too many requests",
+  500: "Internal error",
+  503: "A dependency is unavailable",
+};
+
+interface SchemaLike {
+  $ref?: string;
+  properties?: Record<string, unknown>;
+  required?: string[];
+}
+
+interface OperationLike {
+  parameters?: { name: string; in: string; required?: boolean }[];
+  requestBody?: { content?: Record<string, { schema?: SchemaLike }> };
+  responses?: Record<string, unknown>;
+  security?: Record<string, string[]>[];
+}
+
+type SchemaObject = NonNullable<NonNullable<OpenAPIObject["components"]>["schemas"]>[string];
+
+const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
+
+/**
+ * trpc-to-openapi describes errors with its own `{ message, code, issues }` schemas, but the REST
+ * adapter (src/server/http/handlers.ts) answers every failure with `{ error: { code, message,
+ * details } }`. Rewrite each operation's error responses to that body, with examples whose codes
+ * come from the error table, and drop the generator's error schemas once nothing points at them.
+ */
+function withAppErrors(doc: OpenAPIObject): OpenAPIObject {
+  const schemas = (doc.components ??= {}).schemas ??= {};
+  schemas.Error = errorSchema();
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const op = (item as Record<string, OperationLike | undefined>)[method];
+      if (op) op.responses = withErrorResponses(doc, path, method, op);
+    }
+  }
+  const text = JSON.stringify(doc);
+  for (const name of Object.keys(schemas)) {
+    if (name.startsWith("error.") && !text.includes(`"#/components/schemas/${name}"`)) delete schemas[name];
+  }
+  return doc;
+}
+
+function errorSchema(): SchemaObject {
+  return {
+    type: "object",
+    description: "The body of every REST error. `code` is stable; `message` is for humans and may change.",
+    properties: {
+      error: {
+        type: "object",
+        properties: {
+          code: { type: "string", enum: APP_ERROR_CODES, description: "Stable application code; each maps to one HTTP status (docs/api.md#errors)" },
+          message: { type: "string", description: "What went wrong; validation failures name the field (`title: is required`)" },
+          details: {
+            type: ["object", "null"],
+            additionalProperties: true,
+            description: "Machine-readable context, or null; validation failures have `fields` (field -> problem)",
+          },
+        },
+        required: ["code", "message", "details"],
+        additionalProperties: false,
+      },
+    },
+    required: ["error"],
+    additionalProperties: false,
+    example: { error: SAMPLE_ERRORS.find((e) => e.code === "NOT_FOUND") },
+  };
+}
+
+function isProtected(doc: OpenAPIObject, op: OperationLike): boolean {
+  const requirements = op.security ?? (doc.security as OperationLike["security"]) ?? [];
+  // An empty requirement object means "no credentials is also fine".
+  return requirements.length > 0 && requirements.every((r) => Object.keys(r).length > 0);
+}
+
+function withErrorResponses(doc: OpenAPIObject, path: string, method: string, op: OperationLike): Record<string, unknown> {
+  const responses = { ...op.responses };
+  const needed = [400, 500];
+  if (isProtected(doc, op)) needed.push(401, 403);
+  if (path.includes("{")) needed.push(404);
+  for (const status of needed) responses[status] ??= {};
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(responses).sort()) {
+    const status = Number(key);
+    // Build a new object: the generator shares one response object between operations.
+    out[key] = status >= 400 ? errorResponse(status, exampleFor(doc, status, path, method, op)) : responses[key];
+  }
+  return out;
+}
+
+function errorResponse(status: number, example: ErrorBody) {
+  const codes = APP_ERROR_CODES.filter((c) => httpStatusOf(c) === status);
+  const title = STATUS_TEXT[status] ?? "Error";
+  return {
+    description: codes.length > 0 ? `${title}: ${codes.map((c) => `\`${c}\``).join(", ")}` : title,
+    content: { "application/json": { schema: { $ref: ERROR_REF }, example } },
+  };
+}
+
+function exampleFor(doc: OpenAPIObject, status: number, path: string, method: string, op: OperationLike): ErrorBody {
+  if (status === 400) return { error: badInputExample(doc, method, op) };
+  if (status === 404) {
+    const param = [...path.matchAll(/\{([^}]+)\}/g)].at(-1)?.[1];
+    const known = param ? NOT_FOUND_BY_PARAM[param] : undefined;
+    if (known && httpStatusOf(known.code) === 404) {
+      return { error: { code: known.code, message: `${known.noun} '${exampleValue(op, param!)}' not found`, details: null } };
+    }
+  }
+  const sample = SAMPLE_ERRORS.find((e) => httpStatusOf(e.code) === status);
+  if (sample) return { error: sample };
+  // A status the generator listed that no sample covers: any code the table maps to it, else INTERNAL.
+  const code = APP_ERROR_CODES.find((c) => httpStatusOf(c) === status) ?? "INTERNAL";
+  return { error: { code, message: STATUS_TEXT[status] ?? "Error", details: null } };
+}
+
+/** A validation failure naming one of the operation's own fields, as describeIssues words it. */
+function badInputExample(doc: OpenAPIObject, method: string, op: OperationLike): ErrorBody["error"] {
+  const body = resolve(doc, op.requestBody?.content?.["application/json"]?.schema);
+  const query = (op.parameters ?? []).filter((p) => p.in === "query");
+  const required = body?.required?.[0] ?? query.find((p) => p.required)?.name;
+  const field = required ?? Object.keys(body?.properties ?? {})[0] ?? query[0]?.name;
+  if (field) {
+    const problem = required ? "is required" : "Invalid input";
+    return { code: "VALIDATION_FAILED", message: `${field}: ${problem}`, details: { fields: { [field]: problem } } };
+  }
+  if (method !== "get" && method !== "head") {
+    return { code: "BAD_REQUEST", message: "body: not valid JSON (Unexpected token 'x', \"x\" is not valid JSON)", details: { field: "body" } };
+  }
+  return { code: "VALIDATION_FAILED", message: "body: Invalid input", details: { fields: { body: "Invalid input" } } };
+}
+
+function resolve(doc: OpenAPIObject, schema: SchemaLike | undefined): SchemaLike | undefined {
+  const ref = schema?.$ref;
+  if (!ref?.startsWith("#/components/schemas/")) return schema;
+  return doc.components?.schemas?.[ref.slice("#/components/schemas/".length)] as SchemaLike | undefined;
+}
+
+function exampleValue(op: OperationLike, param: string): string {
+  const p = op.parameters?.find((x) => x.in === "path" && x.name === param) as { schema?: { example?: unknown } } | undefined;
+  return typeof p?.schema?.example === "string" ? p.schema.example : `{${param}}`;
 }
