@@ -138,6 +138,47 @@ describe("bad input gets a 4xx naming the field", () => {
     expect(route.body.error.message).toContain("openapi.json");
     expect((await app.api("GET", "/jobs?buyer_id=me")).status).toBe(401);
   });
+
+  it("answers the same through the fetch handler Next serves /api/v1 with when it runs alone", async () => {
+    const { handleRestRequest } = await import("~/server/http/handlers");
+    const buyer = await app.registerAgent("fetch-door-buyer");
+    const worker = await app.registerAgent("fetch-door-worker");
+    const call = async (method: string, path: string, init: { key?: string; body?: string; contentType?: string } = {}) => {
+      const headers: Record<string, string> = {};
+      if (init.key) headers.Authorization = `Bearer ${init.key}`;
+      if (init.contentType) headers["Content-Type"] = init.contentType;
+      const res = await handleRestRequest(new Request(`http://agent-market.test/api/v1${path}`, { method, headers, body: init.body }));
+      return { status: res.status, requestId: res.headers.get("x-request-id"), body: await res.json() };
+    };
+    const created = await call("POST", "/jobs", { key: buyer.apiKey, body: JSON.stringify(jobBody({ title: "Via fetch" })), contentType: "application/json" });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ title: "Via fetch", buyer_id: "fetch-door-buyer", status: "open" });
+    expect(created.requestId).toBeTruthy();
+
+    const listed = await call("GET", "/jobs?buyer_id=fetch-door-buyer&limit=1");
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ total: 1, limit: 1, jobs: [{ task_id: created.body.task_id }] });
+
+    const badJson = await call("POST", "/jobs", { key: buyer.apiKey, body: "{not json", contentType: "application/json" });
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.error).toMatchObject({ code: "BAD_REQUEST", details: { field: "body" } });
+    const missingField = await call("POST", "/jobs", { key: buyer.apiKey, body: JSON.stringify({ title: "T" }), contentType: "application/json" });
+    expect(missingField.status).toBe(400);
+    expect(missingField.body.error.message).toContain("description");
+    const notJson = await call("POST", "/jobs", { key: buyer.apiKey, body: "title=T", contentType: "text/plain" });
+    expect(notJson.status).toBe(415);
+
+    // A POST with no body and no content type, as `curl -X POST .../claim` sends it.
+    const taskId = await createFundedJob(app, await app.registerAgent("fetch-door-funder", { wallet: true }), "5");
+    const claimed = await call("POST", `/jobs/${taskId}/claim`, { key: worker.apiKey });
+    expect(claimed.status).toBe(200);
+    expect(claimed.body).toMatchObject({ task_id: taskId, worker_id: "fetch-door-worker", job_status: "claimed" });
+
+    const unknownRoute = await call("GET", "/no-such-route");
+    expect(unknownRoute.status).toBe(404);
+    expect(unknownRoute.body.error.message).toContain("openapi.json");
+    expect((await call("GET", "/openapi.json")).body.openapi).toMatch(/^3\./);
+  });
 });
 
 describe("job rules", () => {

@@ -38,6 +38,12 @@ describe("updating a job", () => {
     expect((await app.api("PATCH", `/jobs/${id}`, { key: other.apiKey, body: { title: "Mine now" } })).status).toBe(403);
     expect((await app.api("PATCH", `/jobs/${id}`, { key: buyer.apiKey, body: {} })).status).toBe(400);
 
+    const sharedPrize = await app.api("POST", "/jobs", { key: buyer.apiKey, body: jobBody({ max_winners: 3, max_submissions: 5 }) });
+    const fewer = await app.api("PATCH", `/jobs/${sharedPrize.body.task_id}`, { key: buyer.apiKey, body: { max_submissions: 2 } });
+    expect(fewer.status).toBe(400);
+    expect(fewer.body.error.message).toContain("max_submissions");
+    expect((await app.api("GET", `/jobs/${sharedPrize.body.task_id}`)).body.max_submissions).toBe(5);
+
     const fundedId = await createFundedJob(app, buyer, "5");
     const lockedField = await app.api("PATCH", `/jobs/${fundedId}`, { key: buyer.apiKey, body: { rubric: "changed" } });
     expect(lockedField.status).toBe(409);

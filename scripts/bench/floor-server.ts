@@ -6,11 +6,9 @@
 // Started as a child process by scripts/bench/run.ts; prints {"port": n} on its first line.
 // Env: DATABASE_URL, POOL_SIZE (default 20, the app's DATABASE_POOL_SIZE default).
 //
-// Claims: one transaction with the statements of claim-job.ts/job-state.ts, except that the
-// row lock and the job read are one statement (SELECT * ... FOR UPDATE) and there is no
-// "SELECT agents ... FOR SHARE" (see docs/performance.md: with the later UPDATE of the same
-// agents row it deadlocks when one agent claims several jobs at once).
-import { createHash } from "node:crypto";
+// Claims: one transaction with claim-job.ts's four statements (lock the job, lock the worker,
+// upsert the participant, one CTE for counters, status and events).
+import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
 import pg from "pg";
 
@@ -20,6 +18,8 @@ pg.types.setTypeParser(1114, (s: string) => new Date(`${s.replace(" ", "T")}Z`))
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.POOL_SIZE ?? 20) });
 // The cap on exact counts is list-jobs.ts's EXACT_COUNT_CAP; run.ts passes it in.
 const EXACT_COUNT_CAP = Number(process.env.FLOOR_COUNT_CAP ?? 1_000);
+const ESTIMATE_TTL_MS = 5_000;
+const estimates = new Map<string, { total: number; at: number }>();
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 class HttpError extends Error {
@@ -151,12 +151,18 @@ async function listJobs(query: URLSearchParams) {
   const countJobs = async () => {
     // FLOOR_COUNT=none (experiments only): no total at all, to show what the count costs.
     if (process.env.FLOOR_COUNT === "none") return { total: -1, estimated: true };
+    // As list-jobs.ts: an estimate (past the cap) is reused per filter for 5 s.
+    const key = `${whereSql}|${JSON.stringify(countParams)}`;
+    const cached = estimates.get(key);
+    if (cached && Date.now() - cached.at < ESTIMATE_TTL_MS) return { total: cached.total, estimated: true };
     const capped = await pool.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs j ${whereSql} LIMIT ${EXACT_COUNT_CAP + 1}) c`, countParams);
     const exact = capped.rows[0].n as number;
     if (exact <= EXACT_COUNT_CAP) return { total: exact, estimated: false };
     const plan = await pool.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${whereSql}`, countParams);
     const estimate = plan.rows[0]["QUERY PLAN"][0].Plan["Plan Rows"] as number;
-    return { total: Math.max(Math.round(estimate), exact), estimated: true };
+    const total = Math.max(Math.round(estimate), exact);
+    estimates.set(key, { total, at: Date.now() });
+    return { total, estimated: true };
   };
   const [rows, count] = await Promise.all([pool.query(rowsSql, params), countJobs()]);
   const last = rows.rows.at(-1);
@@ -206,37 +212,40 @@ async function claimJob(jobId: string, agentId: string) {
   try {
     await client.query("BEGIN");
     const { rows: jobs } = await client.query("SELECT * FROM jobs WHERE task_id = $1 FOR UPDATE", [jobId]);
-    let job = jobs[0];
+    const job = jobs[0];
     if (!job) throw new HttpError(404, "JOB_NOT_FOUND", `Job '${jobId}' not found`);
-    if (effectiveStatus(job) === "expired" && job.status !== "expired") {
-      await client.query("UPDATE jobs SET status = 'expired', updated_at = now() WHERE task_id = $1", [jobId]);
-      await client.query("INSERT INTO job_events (id, task_id, kind, actor, reason, from_status, to_status) VALUES (gen_random_uuid(), $1, 'expired', 'system', 'expiry passed', $2, 'expired')", [jobId, job.status]);
-      job = { ...job, status: "expired" };
-    }
-    if (job.status !== "funded" && job.status !== "claimed") throw new HttpError(409, "JOB_NOT_FUNDED", `Job is ${job.status}`);
-    const { rows: agents } = await client.query("SELECT * FROM agents WHERE agent_id = $1", [agentId]);
+    const status = effectiveStatus(job);
+    if (status !== "funded" && status !== "claimed") throw new HttpError(409, "JOB_NOT_FUNDED", `Job is ${status}`);
+    const { rows: agents } = await client.query(
+      "SELECT agent_id, reputation, capabilities, wallet_address, deactivated_at FROM agents WHERE agent_id = $1 FOR NO KEY UPDATE",
+      [agentId],
+    );
     const worker = agents[0];
     if (!worker || worker.deactivated_at) throw new HttpError(404, "AGENT_NOT_FOUND", "not an active agent");
     if (job.buyer_id === worker.agent_id) throw new HttpError(409, "SELF_CLAIM", "A buyer cannot claim their own job");
     if (worker.reputation < job.min_reputation) throw new HttpError(403, "REPUTATION_TOO_LOW", "reputation too low");
     const missing = (job.required_capabilities ?? []).filter((t: string) => !(worker.capabilities ?? []).includes(t));
     if (missing.length) throw new HttpError(403, "MISSING_CAPABILITIES", missing.join(", "));
-    const { rows: existing } = await client.query("SELECT * FROM job_participants WHERE task_id = $1 AND worker_id = $2", [jobId, agentId]);
-    if (existing[0] && !existing[0].unclaimed_at) throw new HttpError(409, "ALREADY_CLAIMED", "You have already claimed this job");
-    const { rows: participant } = existing[0]
-      ? await client.query("UPDATE job_participants SET claimed_at = now(), unclaimed_at = NULL WHERE id = $1 RETURNING *", [existing[0].id])
-      : await client.query("INSERT INTO job_participants (id, task_id, worker_id) VALUES (gen_random_uuid(), $1, $2) RETURNING *", [jobId, agentId]);
-    if (!existing[0]) await client.query("UPDATE agents SET jobs_claimed = jobs_claimed + 1, updated_at = now() WHERE agent_id = $1", [agentId]);
-    const { rows: updated } = await client.query(
-      "UPDATE jobs SET active_workers = active_workers + 1, status = 'claimed', updated_at = now() WHERE task_id = $1 RETURNING status",
-      [jobId],
+    const now = new Date();
+    const { rows: participant } = await client.query(
+      `INSERT INTO job_participants (id, task_id, worker_id, claimed_at) VALUES ($1::uuid, $2::uuid, $3, $4::timestamp)
+       ON CONFLICT (task_id, worker_id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at, unclaimed_at = NULL WHERE job_participants.unclaimed_at IS NOT NULL
+       RETURNING id, task_id, worker_id, claimed_at, unclaimed_at, (xmax = 0) AS inserted`,
+      [randomUUID(), jobId, agentId, now.toISOString()],
     );
-    if (job.status === "funded") {
-      await client.query("INSERT INTO job_events (id, task_id, kind, actor, reason, from_status, to_status) VALUES (gen_random_uuid(), $1, 'claimed', $2, 'first worker claimed', 'funded', 'claimed')", [jobId, agentId]);
-    }
-    await client.query("INSERT INTO job_events (id, task_id, kind, actor) VALUES (gen_random_uuid(), $1, 'worker_claimed', $2)", [jobId, agentId]);
-    await client.query("COMMIT");
     const p = participant[0];
+    if (!p) throw new HttpError(409, "ALREADY_CLAIMED", "You have already claimed this job");
+    const first = job.status === "funded";
+    const events = first
+      ? `($5::uuid, $2::uuid, 'claimed', 'funded', 'claimed', $1, 'first worker claimed', $3::timestamp), ($6::uuid, $2::uuid, 'worker_claimed', NULL, NULL, $1, NULL, $7::timestamp)`
+      : `($5::uuid, $2::uuid, 'worker_claimed', NULL, NULL, $1, NULL, $3::timestamp)`;
+    const { rows: updated } = await client.query(
+      `WITH counted AS (UPDATE agents SET jobs_claimed = jobs_claimed + 1, updated_at = $3::timestamp WHERE agent_id = $1 AND $4::boolean),
+       logged AS (INSERT INTO job_events (id, task_id, kind, from_status, to_status, actor, reason, created_at) VALUES ${events})
+       UPDATE jobs SET active_workers = active_workers + 1, status = 'claimed', updated_at = $3::timestamp WHERE task_id = $2::uuid RETURNING status`,
+      [agentId, jobId, now.toISOString(), p.inserted, randomUUID(), ...(first ? [randomUUID(), new Date(now.getTime() + 1).toISOString()] : [])],
+    );
+    await client.query("COMMIT");
     return { task_id: p.task_id, worker_id: p.worker_id, claimed_at: p.claimed_at.toISOString(), status: "claimed", job_status: updated[0].status, warnings: worker.wallet_address ? [] : ["no wallet"] };
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);

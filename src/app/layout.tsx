@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { AccountMenu } from "~/components/account-menu";
+import { getEnv } from "~/env";
 import { Providers } from "./providers";
 import "./globals.css";
 
@@ -14,7 +15,7 @@ export const metadata: Metadata = {
 };
 
 export default function RootLayout({ children }: { children: ReactNode }) {
-  const devMode = Boolean(process.env.EMBEDDED_PARTS) || process.env.DEV_MODE === "true";
+  const devMode = getEnv().devMode;
   return (
     <html lang="en">
       <body className="min-h-screen bg-slate-50 font-sans text-slate-900 antialiased">

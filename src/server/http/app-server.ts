@@ -1,7 +1,7 @@
 import { log } from "~/server/log";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { getEnv } from "~/env";
-import { handleRestRequest, handleTrpcRequest, REST_PREFIX, TRPC_PREFIX } from "./handlers";
+import { handleTrpcRequest, REST_PREFIX, serveRest, TRPC_PREFIX, type RestResult } from "./handlers";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -19,9 +19,14 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-async function toFetchRequest(req: IncomingMessage): Promise<Request> {
+function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  return headers;
+}
+
+async function toFetchRequest(req: IncomingMessage): Promise<Request> {
+  const headers = headersOf(req);
   const body = await readBody(req);
   return new Request(`http://${req.headers.host ?? "127.0.0.1"}${req.url ?? "/"}`, { method: req.method, headers, body: body && body.length > 0 ? new Uint8Array(body) : undefined });
 }
@@ -35,6 +40,19 @@ async function sendFetchResponse(res: ServerResponse, response: Response): Promi
   res.end(Buffer.from(await response.arrayBuffer()));
 }
 
+/** The REST door straight from Node's request to Node's response (no fetch Request or Response in between). */
+async function serveRestNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  const result: RestResult = await serveRest({
+    method: req.method ?? "GET",
+    pathAndQuery: (req.url ?? "/").slice(REST_PREFIX.length) || "/",
+    headers: headersOf(req),
+    body: body?.toString("utf8"),
+  });
+  res.writeHead(result.status, result.headers);
+  res.end(result.body);
+}
+
 /**
  * The process's HTTP server: the API doors are served directly (no page router in the way),
  * everything else goes to Next when a page handler is given. Tests use it without Next.
@@ -46,7 +64,7 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
     if (devMode) res.setHeader("X-Dev-Mode", "true");
     try {
       const path = (req.url ?? "/").split("?")[0]!;
-      if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await sendFetchResponse(res, await handleRestRequest(await toFetchRequest(req)));
+      if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await serveRestNode(req, res);
       if (path.startsWith(`${TRPC_PREFIX}/`)) return await sendFetchResponse(res, await handleTrpcRequest(await toFetchRequest(req)));
       if (pageHandler) return await pageHandler(req, res);
       res.writeHead(404, { "Content-Type": "application/json" });

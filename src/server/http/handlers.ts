@@ -32,12 +32,19 @@ function commonHeaders(requestId: string): Record<string, string> {
   return headers;
 }
 
-function json(status: number, body: unknown, headers: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
+/** A REST answer before it is written out: to a Node ServerResponse or as a fetch Response. */
+export interface RestResult {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
 }
 
-function errorResponse(error: AppError, headers: Record<string, string>): Response {
-  return json(error.httpStatus, { error: { code: error.code, message: error.message, details: error.details ?? null } }, headers);
+function jsonResult(status: number, body: unknown, headers: Record<string, string>): RestResult {
+  return { status, headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+function errorResult(error: AppError, headers: Record<string, string>): RestResult {
+  return jsonResult(error.httpStatus, { error: { code: error.code, message: error.message, details: error.details ?? null } }, headers);
 }
 
 const openApiNodeHandler = createOpenApiNodeHttpHandler({
@@ -54,7 +61,7 @@ const openApiNodeHandler = createOpenApiNodeHttpHandler({
       log.error("unhandled error in procedure", { path, error: String(error.cause ?? error), stack: (error.cause as Error | undefined)?.stack });
     }
   },
-  // trpc-to-openapi types this for Node requests; we hand it a fetch Request with a parsed body.
+  // trpc-to-openapi types this for Node requests; it also takes fetch Requests (see restRequest).
 } as never) as unknown as (req: Request, res: ResponseShim) => Promise<void>;
 
 interface ResponseShim {
@@ -63,11 +70,19 @@ interface ResponseShim {
   end(body?: string): void;
 }
 
-async function readJsonBody(request: Request): Promise<unknown> {
-  const text = await request.text();
+/** What the REST door needs from an HTTP request, whichever server received it. */
+export interface RestInput {
+  method: string;
+  /** Path and query after /api/v1, e.g. "/jobs?status=funded". */
+  pathAndQuery: string;
+  headers: Headers;
+  /** The raw body; undefined for GET and HEAD. */
+  body: string | undefined;
+}
+
+function parseJsonBody(text: string, contentType: string | null): unknown {
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", `Request body is over ${MAX_BODY_BYTES} bytes`);
   if (text.trim() === "") return {};
-  const contentType = request.headers.get("content-type");
   if (contentType && !contentType.includes("json")) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Send JSON with Content-Type: application/json (got '${contentType}')`);
   }
@@ -78,69 +93,74 @@ async function readJsonBody(request: Request): Promise<unknown> {
   }
 }
 
-export async function handleRestRequest(request: Request): Promise<Response> {
-  const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
+/**
+ * trpc-to-openapi reads a fetch Request's method, url, headers, signal and (when present) an
+ * already-parsed body. Hand it exactly those on a Request-shaped object rather than building a
+ * real Request per call (and copying headers and body into it): this path serves every agent call.
+ * The parsed body means a POST without a body or content type (`curl -X POST .../claim`) works.
+ */
+function restRequest(method: string, url: string, headers: Headers, body: unknown): Request {
+  return Object.create(Request.prototype, {
+    method: { value: method },
+    url: { value: url },
+    headers: { value: headers },
+    body: { value: body },
+    signal: { value: new AbortController().signal },
+  }) as Request;
+}
+
+/** The REST door: one error body for every failure, `{ error: { code, message, details } }`. */
+export async function serveRest(input: RestInput): Promise<RestResult> {
+  const requestId = input.headers.get("x-request-id") ?? crypto.randomUUID();
   const headers = commonHeaders(requestId);
-  const url = new URL(request.url);
-  const path = url.pathname.slice(REST_PREFIX.length) || "/";
+  const path = input.pathAndQuery.split("?")[0] || "/";
   try {
-    if (request.method === "GET" && path === "/openapi.json") return json(200, getOpenApiDocument(), headers);
-    if (request.method === "GET" && (path === "/docs" || path === "/")) {
-      return new Response(renderApiReference(getOpenApiDocument()), { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", ...headers } });
+    if (input.method === "GET" && path === "/openapi.json") return jsonResult(200, getOpenApiDocument(), headers);
+    if (input.method === "GET" && (path === "/docs" || path === "/")) {
+      return { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", ...headers }, body: renderApiReference(getOpenApiDocument()) };
     }
-    const hasBody = request.method !== "GET" && request.method !== "HEAD";
-    const body = hasBody ? await readJsonBody(request) : undefined;
-    const rewritten = new URL(path + url.search, url.origin).toString();
-    // trpc-to-openapi reads url, headers and body from the request; we give it the parsed body
-    // so a POST without a body or content type (e.g. `curl -X POST .../claim`) just works.
-    const proxied = new Proxy(request, {
-      get(target, prop) {
-        if (prop === "url") return rewritten;
-        if (prop === "body") return body;
-        if (prop === "headers" && hasBody) {
-          const h = new Headers(target.headers);
-          h.set("content-type", "application/json");
-          h.set("x-request-id", requestId);
-          return h;
-        }
-        if (prop === "headers") {
-          const h = new Headers(target.headers);
-          h.set("x-request-id", requestId);
-          return h;
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    const raw = await new Promise<{ status: number; headers: Headers; body: string }>((resolve, reject) => {
-      const resHeaders = new Headers();
+    const hasBody = input.method !== "GET" && input.method !== "HEAD";
+    const body = hasBody ? parseJsonBody(input.body ?? "", input.headers.get("content-type")) : undefined;
+    input.headers.set("x-request-id", requestId);
+    if (hasBody) input.headers.set("content-type", "application/json");
+    const raw = await new Promise<RestResult>((resolve, reject) => {
+      const resHeaders: Record<string, string> = {};
       const shim: ResponseShim = {
         statusCode: 200,
         setHeader(key, value) {
-          if (Array.isArray(value)) value.forEach((v) => resHeaders.append(key, v));
-          else resHeaders.set(key, value);
+          resHeaders[key] = Array.isArray(value) ? value.join(", ") : value;
         },
         end(text) {
           resolve({ status: shim.statusCode, headers: resHeaders, body: text ?? "" });
         },
       };
-      openApiNodeHandler(proxied, shim).catch(reject);
+      openApiNodeHandler(restRequest(input.method, `http://rest${input.pathAndQuery}`, input.headers, body), shim).catch(reject);
     });
-    if (raw.status < 400) {
-      return new Response(raw.body || null, { status: raw.status, headers: { "Content-Type": "application/json", ...headers } });
-    }
-    // One error body for every REST failure: { error: { code, message, details } }.
+    if (raw.status < 400) return { status: raw.status, headers: { "Content-Type": "application/json", ...headers }, body: raw.body };
     const parsed = JSON.parse(raw.body || "{}") as { error?: { code: string; message: string; details: unknown }; message?: string; code?: string };
     const error = parsed.error ?? { code: raw.status === 404 ? "NOT_FOUND" : "INTERNAL", message: parsed.message ?? "Error", details: null };
     if (raw.status === 404 && (parsed.message === "Not found" || error.message === "Not found")) {
-      error.message = `No route ${request.method} ${REST_PREFIX}${path}; see ${REST_PREFIX}/openapi.json`;
+      error.message = `No route ${input.method} ${REST_PREFIX}${path}; see ${REST_PREFIX}/openapi.json`;
     }
-    return json(raw.status, { error }, headers);
+    return jsonResult(raw.status, { error }, headers);
   } catch (err) {
     const appError = toAppError(err);
     if (appError.code === "INTERNAL") log.error("REST adapter failure", { error: String(err), stack: (err as Error).stack });
-    return errorResponse(appError, headers);
+    return errorResult(appError, headers);
   }
+}
+
+/** The REST door as a fetch handler (Next's route handler, for deployments that run Next alone). */
+export async function handleRestRequest(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  const result = await serveRest({
+    method: request.method,
+    pathAndQuery: (url.pathname.slice(REST_PREFIX.length) || "/") + url.search,
+    headers: new Headers(request.headers),
+    body: hasBody ? await request.text() : undefined,
+  });
+  return new Response(result.body || null, { status: result.status, headers: result.headers });
 }
 
 export async function handleTrpcRequest(request: Request): Promise<Response> {

@@ -172,14 +172,35 @@ export function rowToJob(r: JobRow): Job & { participants: { workerId: string; c
   };
 }
 
+// Past the cap `total` is an estimate anyway: keep it per filter for a few seconds instead of
+// recounting on every page (the capped count and the EXPLAIN are two of the list's three
+// statements). Exact totals, under the cap, are always counted afresh.
+const ESTIMATE_TTL_MS = 5_000;
+const MAX_CACHED_ESTIMATES = 1_000;
+const estimates = new Map<string, { total: number; at: number }>();
+
+function estimateKey(where: Prisma.Sql): string {
+  return `${where.text}\u0000${JSON.stringify(where.values, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value))}`;
+}
+
+function rememberEstimate(key: string, total: number): void {
+  if (estimates.size >= MAX_CACHED_ESTIMATES) estimates.delete(estimates.keys().next().value!);
+  estimates.set(key, { total, at: Date.now() });
+}
+
 async function countJobs(where: Prisma.Sql): Promise<{ total: number; estimated: boolean }> {
+  const key = estimateKey(where);
+  const cached = estimates.get(key);
+  if (cached && Date.now() - cached.at < ESTIMATE_TTL_MS) return { total: cached.total, estimated: true };
   const [capped] = await sqlQuery<{ n: string }>(Prisma.sql`SELECT count(*) AS n FROM (SELECT 1 FROM jobs j ${where} LIMIT ${EXACT_COUNT_CAP + 1}) c`);
   const exact = Number(capped?.n ?? 0);
   if (exact <= EXACT_COUNT_CAP) return { total: exact, estimated: false };
   // Past the cap an exact count would scan every match: ask the planner instead.
   const plan = await sqlQuery<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(Prisma.sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM jobs j ${where}`);
   const estimate = plan[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? exact;
-  return { total: Math.max(Math.round(estimate), exact), estimated: true };
+  const total = Math.max(Math.round(estimate), exact);
+  rememberEstimate(key, total);
+  return { total, estimated: true };
 }
 
 /**

@@ -49,6 +49,9 @@ export async function updateJob({ db, actor, jobId, input }: { db: Db; actor: { 
     } else if (job.status !== "open") {
       throw new AppError("JOB_NOT_OPEN", `Job is ${job.status}; it can no longer be changed`, { status: job.status });
     }
+    if (typeof input.maxSubmissions === "number" && input.maxSubmissions < job.maxWinners) {
+      throw new AppError("VALIDATION_FAILED", `max_submissions: cannot be less than this job's max_winners (${job.maxWinners})`, { field: "max_submissions" });
+    }
     const data: Prisma.JobUpdateInput = {};
     const changes: Record<string, { from: unknown; to: unknown }> = {};
     if (input.expiry !== undefined) {
