@@ -291,6 +291,34 @@ describe("resolving a dispute", () => {
     expect((await app.api("GET", `/jobs/${taskId}`)).body.status).toBe("resolved");
   });
 
+  it("refund_buyer after a payout also returns an overpayment not yet returned, and closes refund-excess", async () => {
+    const wallet: Address = "0x0000000000000000000000000000000000008882";
+    const worker = await app.registerAgent("paid-worker-2", { wallet });
+    const created = await app.api("POST", "/jobs", {
+      key: buyerB.apiKey,
+      body: { title: "Overpaid", description: "D", rubric: "R", price: "10", expiry: Math.floor(Date.now() / 1000) + 3600 },
+    });
+    const taskId = created.body.task_id as string;
+    await app.mintUsdc(buyerB.wallet!, "13");
+    const deposit = await app.transferUsdc(buyerB.privateKey!, app.opsAddress, "13");
+    await app.mine(12);
+    expect((await app.api("POST", `/jobs/${taskId}/fund`, { key: buyerB.apiKey, body: { tx_hash: deposit } })).body.deposit_amount).toBe("13");
+    await submitJudged(taskId, worker, buyerB, true);
+    await settled(taskId);
+    const filed = await fileDispute(taskId, buyerB, { reason: "the result is plagiarised" });
+    const before = await app.balanceOf(buyerB.wallet!);
+
+    const refunded = await resolve(filed.body.dispute_id, { resolution: "refund_buyer" });
+    expect(refunded.status, JSON.stringify(refunded.body)).toBe(200);
+    expect(refunded.body.transfers[0]).toMatchObject({ kind: "refund", amount: "13" });
+    await settled(taskId);
+    expect((await app.balanceOf(buyerB.wallet!)) - before).toBe(parseUsdc("13"));
+    const excess = await app.api("POST", `/jobs/${taskId}/refund-excess`, { key: buyerB.apiKey });
+    expect(excess.status).toBe(409);
+    expect(excess.body.error.code).toBe("ALREADY_REFUNDED");
+    expect((await app.balanceOf(buyerB.wallet!)) - before).toBe(parseUsdc("13"));
+  });
+
   it("two concurrent resolutions of one dispute pay once", async () => {
     const wallet: Address = "0x0000000000000000000000000000000000009991";
     const worker = await app.registerAgent("race-worker", { wallet });

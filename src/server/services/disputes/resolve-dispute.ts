@@ -154,8 +154,10 @@ async function overturnToWorker(
  * - nothing paid out yet: what is left of the deposit (refundableAmount). A funded/claimed job is
  *   cancelled first, so it follows the normal path: cancelled -> refunded when the refund confirms
  *   (send-transfer does that for expired and cancelled jobs).
- * - a winner already paid: the operations wallet refunds the full price anyway; the platform bears
- *   the cost and the worker keeps what they were paid. A resolved job stays resolved.
+ * - a winner already paid: the operations wallet refunds the full price anyway, plus any excess
+ *   deposit not yet returned (this is the job's one refund, so POST /refund-excess is closed
+ *   after it); the platform bears the price and the worker keeps what they were paid. A resolved
+ *   job stays resolved.
  * The refund takes the job's own refund key `refund:{task_id}`, not a dispute-scoped one: it IS
  * the job's one refund, so the buyer's POST /jobs/{id}/refund (which looks for that key) and any
  * later dispute find it and refuse, instead of returning the deposit a second time.
@@ -167,7 +169,7 @@ async function refundBuyer(tx: DbTx, { job, dispute, actor }: { job: Job; disput
   }
   if (job.depositAmount === null) throw new AppError("JOB_NOT_REFUNDABLE", "Job was never funded; there is nothing to refund");
   const paidOut = await tx.transfer.count({ where: { jobId: job.id, kind: "payout" } });
-  const amount = paidOut > 0 ? job.price : await refundableAmount(tx, job);
+  const amount = paidOut > 0 ? job.price + (await unreturnedExcess(tx, job)) : await refundableAmount(tx, job);
   if (amount <= 0n) throw new AppError("JOB_NOT_REFUNDABLE", "Nothing of this job's deposit is left to refund");
 
   let updated = job;
@@ -186,4 +188,13 @@ async function refundBuyer(tx: DbTx, { job, dispute, actor }: { job: Job; disput
     data: { jobId: job.id, kind: "refund", idempotencyKey: `refund:${job.id}`, agentId: buyer.id, toAddress: to, amount, status: to ? "pending" : "skipped" },
   });
   return { job: updated, transfers: [refund], data: { amount: amount.toString(), funded_by: fundedBy } };
+}
+
+/** What the buyer deposited beyond the price and has not had back through POST /refund-excess. */
+async function unreturnedExcess(tx: DbTx, job: Job): Promise<bigint> {
+  const excess = (job.depositAmount ?? 0n) - job.price;
+  if (excess <= 0n) return 0n;
+  const returned = await tx.transfer.aggregate({ _sum: { amount: true }, where: { jobId: job.id, kind: "excess_refund" } });
+  const left = excess - (returned._sum.amount ?? 0n);
+  return left > 0n ? left : 0n;
 }
