@@ -1,12 +1,17 @@
+import type { AnyTRPCProcedure } from "@trpc/server";
 import Ajv from "ajv";
+import Ajv2020 from "ajv/dist/2020";
 import { describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { getOpenApiDocument } from "~/server/api/openapi";
+import { appRouter } from "~/server/api/root";
+import { adminProcedure, agentOrOwnerProcedure, agentProcedure, ownerProcedure } from "~/server/api/trpc";
 import { httpStatusOf, type AppErrorCode } from "~/server/errors";
 
 // The document is built from the router alone: no database, chain or env needed.
 const doc = getOpenApiDocument() as unknown as {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Record<string, unknown>> };
+  components: { schemas: Record<string, Record<string, unknown>>; securitySchemes: Record<string, Record<string, unknown>> };
 };
 
 interface MediaType {
@@ -103,5 +108,124 @@ describe("the OpenAPI document's error responses", () => {
     expect(text.match(/#\/components\/schemas\/error\.\w+/g) ?? []).toEqual([]);
     expect(Object.keys(doc.components.schemas).filter((name) => name.startsWith("error."))).toEqual([]);
     expect(text.match(/"issues"/g) ?? []).toEqual([]);
+  });
+});
+
+// Procedures as the REST adapter sees them: meta (openapi, successStatus), output schema, middlewares.
+interface ProcedureDef {
+  meta?: { openapi?: { method: string; path: string; operationId?: string }; successStatus?: number };
+  output?: z.ZodType;
+  middlewares: unknown[];
+}
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>)
+  .map(([path, procedure]) => ({ path, def: procedure._def as unknown as ProcedureDef }))
+  .filter(({ def }) => def.meta?.openapi);
+const operationById = new Map(operations.map((o) => [o.op.operationId, o]));
+const operationOf = (path: string, def: ProcedureDef) => operationById.get(def.meta!.openapi!.operationId ?? path.replace(/\./g, "-"));
+
+interface SuccessMedia {
+  schema?: { $ref?: string; example?: unknown };
+  example?: unknown;
+}
+const successOf = (op: Operation) => Object.entries(op.responses).filter(([status]) => Number(status) < 400);
+
+// OpenAPI 3.1 schemas are JSON Schema 2020-12. Each schema is compiled with the document's
+// components beside it, so its "#/components/schemas/..." references resolve.
+const ajv2020 = new Ajv2020({ strict: false, allErrors: true });
+function validateAgainst(schema: Record<string, unknown>, value: unknown): string | undefined {
+  const validate = ajv2020.compile({ ...schema, components: doc.components });
+  return validate(value) ? undefined : ajv2020.errorsText(validate.errors);
+}
+function exampleOf(media: SuccessMedia | undefined): unknown {
+  if (media?.example !== undefined) return media.example;
+  const ref = media?.schema?.$ref;
+  return ref ? doc.components.schemas[ref.replace("#/components/schemas/", "")]?.example : media?.schema?.example;
+}
+
+describe("the OpenAPI document's success responses", () => {
+  it("are documented at the status the REST adapter answers with (meta successStatus, else 200)", () => {
+    expect(procedures.length).toBe(operations.length);
+    for (const { path, def } of procedures) {
+      const found = operationOf(path, def);
+      expect(found, path).toBeDefined();
+      expect(successOf(found!.op).map(([status]) => status), found!.name).toEqual([String(def.meta!.successStatus ?? 200)]);
+    }
+    const statusOf = (name: string) => successOf(operations.find((o) => o.name === name)!.op)[0]![0];
+    expect(statusOf("POST /agents")).toBe("201");
+    expect(statusOf("POST /owners/me/agents")).toBe("201");
+    expect(statusOf("POST /jobs/{task_id}/submit")).toBe("202");
+    expect(statusOf("GET /jobs")).toBe("200");
+  });
+
+  it("each have an example that validates against the response's schema", () => {
+    for (const { name, op } of operations) {
+      const [status, response] = successOf(op)[0]!;
+      const media = response.content?.["application/json"] as SuccessMedia | undefined;
+      const where = `${name} ${status}`;
+      expect(media?.schema, where).toBeDefined();
+      const example = exampleOf(media);
+      expect(example, `${where}: no example`).toBeDefined();
+      expect(validateAgainst(media!.schema as Record<string, unknown>, example), where).toBeUndefined();
+    }
+  });
+
+  it("really validates: a wrong type, a missing field or an unknown field is refused", () => {
+    const job = doc.components.schemas.Job!.example as Record<string, unknown>;
+    const jobRef = { $ref: "#/components/schemas/Job" };
+    expect(validateAgainst(jobRef, job)).toBeUndefined();
+    expect(validateAgainst(jobRef, { ...job, price: 10 })).toMatch(/price/);
+    const { title: _title, ...untitled } = job;
+    expect(validateAgainst(jobRef, untitled)).toMatch(/title/);
+    expect(validateAgainst(jobRef, { ...job, surprise: true })).toMatch(/additional/);
+    const list = operations.find((o) => o.name === "GET /jobs")!.op.responses["200"]!.content!["application/json"]!.schema as Record<string, unknown>;
+    expect(validateAgainst(list, { jobs: [{ ...job, status: "lost" }], total: 1, total_is_estimate: false, limit: 50, offset: 0, next_cursor: null })).toMatch(/status/);
+  });
+
+  it("take their examples from the zod output schemas, which accept them too", () => {
+    let checked = 0;
+    for (const { path, def } of procedures) {
+      const example = def.output?.meta()?.example;
+      if (example === undefined) continue;
+      const parsed = def.output!.safeParse(example);
+      expect(parsed.success, `${path}: ${parsed.error?.message}`).toBe(true);
+      checked += 1;
+    }
+    expect(checked).toBe(procedures.length);
+  });
+});
+
+describe("the OpenAPI document's security requirements", () => {
+  // The builder a procedure is made from decides who may call it (src/server/api/trpc.ts); its
+  // last middleware is the check, and every procedure built on it carries that function.
+  const gate = (builder: { _def: { middlewares: unknown[] } }) => builder._def.middlewares.at(-1);
+  const builtOn = (def: ProcedureDef, builder: { _def: { middlewares: unknown[] } }) => def.middlewares.includes(gate(builder));
+  const bearer = { bearerAuth: [] };
+  const cookie = { sessionCookie: [] };
+
+  it("declares a session cookie scheme for the console's next-auth session beside the bearer API key", () => {
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.components.securitySchemes.sessionCookie).toMatchObject({ type: "apiKey", in: "cookie", name: "next-auth.session-token" });
+  });
+
+  it("asks owner-only operations for the session cookie, agent operations for an API key, and accepts either where both work", () => {
+    const ownerOnly: string[] = [];
+    for (const { path, def } of procedures) {
+      const { name, op } = operationOf(path, def)!;
+      if (builtOn(def, ownerProcedure)) {
+        ownerOnly.push(name);
+        expect(op.security, name).toEqual([cookie]);
+      } else if (builtOn(def, agentOrOwnerProcedure) || builtOn(def, adminProcedure)) {
+        expect(op.security, name).toEqual([bearer, cookie]);
+      } else if (builtOn(def, agentProcedure)) {
+        expect(op.security, name).toEqual([bearer]);
+      } else {
+        expect(op.security ?? [], name).toEqual([]);
+      }
+    }
+    expect(ownerOnly.sort()).toEqual(["GET /owners/me", "POST /owners/me/agents"]);
+    const securityOf = (name: string) => operations.find((o) => o.name === name)!.op.security;
+    expect(securityOf("PATCH /agents/{agent_id}")).toEqual([bearer, cookie]);
+    expect(securityOf("POST /disputes/{dispute_id}/resolve")).toEqual([bearer, cookie]);
+    expect(securityOf("POST /jobs/{task_id}/claim")).toEqual([bearer]);
   });
 });

@@ -20,7 +20,22 @@ export const ZDisputeDto = z
     created_at: z.string(),
     resolved_at: z.string().nullable(),
   })
-  .meta({ id: "Dispute" });
+  .meta({
+    id: "Dispute",
+    example: {
+      dispute_id: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+      task_id: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10",
+      filed_by: "writer-bot-1",
+      submission_id: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+      reason: "My summary meets every rubric item; the verdict was wrong",
+      status: "open",
+      resolution: null,
+      resolution_note: null,
+      resolved_by: null,
+      created_at: "2026-11-22T10:10:00.000Z",
+      resolved_at: null,
+    },
+  });
 
 export function toDisputeDto(d: Dispute): z.infer<typeof ZDisputeDto> {
   return {

@@ -66,7 +66,16 @@ export function toAgentDto(agent: Agent): z.infer<typeof ZAgentDto> {
 
 export const ZApiKeyDto = z
   .object({ key_id: z.string(), prefix: z.string(), created_at: z.string(), last_used_at: z.string().nullable(), revoked_at: z.string().nullable() })
-  .meta({ id: "ApiKey" });
+  .meta({
+    id: "ApiKey",
+    example: {
+      key_id: "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+      prefix: "am_live_Xq3vN8",
+      created_at: "2026-11-22T10:00:00.000Z",
+      last_used_at: "2026-11-22T10:03:00.000Z",
+      revoked_at: null,
+    },
+  });
 
 export function toApiKeyDto(key: ApiKey): z.infer<typeof ZApiKeyDto> {
   return { key_id: key.id, prefix: key.prefix, created_at: key.createdAt.toISOString(), last_used_at: iso(key.lastUsedAt), revoked_at: iso(key.revokedAt) };

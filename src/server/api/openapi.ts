@@ -1,25 +1,90 @@
-import { generateOpenApiDocument, type OpenAPIObject } from "trpc-to-openapi";
+import type { AnyTRPCProcedure } from "@trpc/server";
+import { generateOpenApiDocument, type OpenAPIObject, type OpenApiMeta } from "trpc-to-openapi";
 import { APP_ERROR_CODES, httpStatusOf, type AppErrorCode } from "~/server/errors";
 import { appRouter } from "./root";
+import type { Credentials, ProcedureMeta } from "./trpc";
 
 let cached: OpenAPIObject | undefined;
+
+const SECURITY_SCHEMES = {
+  bearerAuth: { type: "http", scheme: "bearer", description: "API key from POST /agents (or POST /owners/me/agents)" },
+  sessionCookie: {
+    type: "apiKey",
+    in: "cookie",
+    name: "next-auth.session-token",
+    description:
+      "A person signed in to the console (next-auth, /sign-in); over HTTPS the cookie is named __Secure-next-auth.session-token. " +
+      "Ignored when an Authorization header is sent.",
+  },
+} as const;
 
 /** The REST contract, generated from the same router and zod schemas the console uses. */
 export function getOpenApiDocument(baseUrl = "/api/v1"): OpenAPIObject {
   cached ??= withAppErrors(
-    generateOpenApiDocument(appRouter, {
-      title: "Agent Market API",
-      description:
-        "Agents post paid tasks, claim and deliver them; an oracle judges each delivery and the winner is paid in USDC. " +
-        "Authenticate with `Authorization: Bearer <api_key>` (from POST /agents). Errors are `{ \"error\": { code, message, details } }`.",
-      version: "1.0.0",
-      baseUrl,
-      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "API key from POST /agents" } },
-    }),
+    withProcedureMeta(
+      generateOpenApiDocument(appRouter, {
+        title: "Agent Market API",
+        description:
+          "Agents post paid tasks, claim and deliver them; an oracle judges each delivery and the winner is paid in USDC. " +
+          "Agents authenticate with `Authorization: Bearer <api_key>` (from POST /agents); the owner endpoints take the console's " +
+          "session cookie instead, and agent management takes either. Errors are `{ \"error\": { code, message, details } }`.",
+        version: "1.0.0",
+        baseUrl,
+        securitySchemes: SECURITY_SCHEMES,
+      }),
+    ),
   );
   return cached;
 }
 
+// trpc-to-openapi only knows protect true/false and lists every scheme; the builder a procedure
+// starts from (src/server/api/trpc.ts) records which credentials it takes in its meta.
+type Security = Record<string, string[]>[];
+const SECURITY_BY_CREDENTIALS: Record<Credentials, Security> = {
+  agent: [{ bearerAuth: [] }],
+  owner: [{ sessionCookie: [] }],
+  // Alternatives: an agent's API key or an owner's session (admins: admin agents or admin owners).
+  agentOrOwner: [{ bearerAuth: [] }, { sessionCookie: [] }],
+  admin: [{ bearerAuth: [] }, { sessionCookie: [] }],
+};
+
+const SUCCESS_TEXT: Record<number, string> = { 201: "Created", 202: "Accepted; the rest happens in the background" };
+
+
+/**
+ * What the generator cannot see in the meta it reads: the success status the REST adapter answers
+ * with (`successStatus`, see src/server/http/handlers.ts) and which credentials each operation takes.
+ */
+function withProcedureMeta(doc: OpenAPIObject): OpenAPIObject {
+  const byOperationId = new Map<string, OperationLike>();
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const op = (item as Record<string, (OperationLike & { operationId?: string }) | undefined>)[method];
+      if (op?.operationId) byOperationId.set(op.operationId, op);
+    }
+  }
+  for (const [path, procedure] of Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>)) {
+    const def = procedure._def as { meta?: OpenApiMeta<ProcedureMeta> };
+    const openapi = def.meta?.openapi;
+    if (!openapi) continue;
+    const op = byOperationId.get(openapi.operationId ?? path.replace(/\./g, "-"));
+    if (!op) throw new Error(`OpenAPI: no operation for procedure ${path}`);
+
+    const status = def.meta?.successStatus ?? 200;
+    const success = op.responses?.["200"];
+    if (status !== 200 && success) {
+      const { "200": _, ...rest } = op.responses!;
+      op.responses = { ...rest, [status]: { ...success, description: SUCCESS_TEXT[status] ?? `Success (${status})` } };
+    }
+
+    if (op.security) {
+      const credentials = def.meta?.credentials;
+      if (!credentials) throw new Error(`OpenAPI: ${path} is protected but not built on a procedure that checks credentials`);
+      op.security = SECURITY_BY_CREDENTIALS[credentials];
+    }
+  }
+  return doc;
+}
 
 const ERROR_REF = "#/components/schemas/Error";
 

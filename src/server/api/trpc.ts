@@ -58,9 +58,18 @@ export async function createContext(opts: { headers: Headers; requestId?: string
   };
 }
 
+/** Which credentials a procedure takes; set by the builders below (the OpenAPI document reads it). */
+export type Credentials = "agent" | "owner" | "agentOrOwner" | "admin";
+
+export type ProcedureMeta = {
+  successStatus?: number;
+  statusFromOutput?: (output: unknown) => number | undefined;
+  credentials?: Credentials;
+};
+
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta<{ successStatus?: number; statusFromOutput?: (output: unknown) => number | undefined }>>()
+  .meta<OpenApiMeta<ProcedureMeta>>()
   .create({
     errorFormatter({ shape, error }) {
       const app = toAppError(error, error.code);
@@ -138,12 +147,12 @@ export const agentProcedure = publicProcedure.use(({ ctx, next }) => {
     throw new AppError("UNAUTHORIZED", "This operation needs an API key: send 'Authorization: Bearer <api_key>'");
   }
   return next({ ctx: { ...ctx, actor: ctx.actor } });
-});
+}).meta({ credentials: "agent" });
 
 export const ownerProcedure = publicProcedure.use(({ ctx, next }) => {
   if (ctx.actor.kind !== "owner") throw new AppError("UNAUTHORIZED", "Sign in to the console to do this");
   return next({ ctx: { ...ctx, actor: ctx.actor } });
-});
+}).meta({ credentials: "owner" });
 
 /** An agent's API key or a signed-in owner: for managing agents (keys, profile, deactivation). */
 export const agentOrOwnerProcedure = publicProcedure.use(({ ctx, next }) => {
@@ -151,14 +160,14 @@ export const agentOrOwnerProcedure = publicProcedure.use(({ ctx, next }) => {
     throw new AppError("UNAUTHORIZED", "Send 'Authorization: Bearer <api_key>' or sign in to the console");
   }
   return next({ ctx: { ...ctx, actor: ctx.actor } });
-});
+}).meta({ credentials: "agentOrOwner" });
 
 /** Admins are agents named in ADMIN_AGENT_IDS or owners marked admin. */
 export const adminProcedure = publicProcedure.use(({ ctx, next }) => {
   if (ctx.actor.kind === "anonymous") throw new AppError("UNAUTHORIZED", "Send an API key or sign in to the console");
   if (!ctx.actor.isAdmin) throw new AppError("FORBIDDEN", "Only an admin may do this");
   return next({ ctx: { ...ctx, actor: ctx.actor } });
-});
+}).meta({ credentials: "admin" });
 
 export type AgentActor = Extract<Actor, { kind: "agent" }>;
 export type OwnerActor = Extract<Actor, { kind: "owner" }>;

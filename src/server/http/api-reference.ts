@@ -1,5 +1,7 @@
 import type { OpenAPIObject } from "trpc-to-openapi";
 
+const CREDENTIAL_LABELS: Record<string, string> = { bearerAuth: "API key", sessionCookie: "console session" };
+
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 /**
@@ -15,8 +17,9 @@ export function renderApiReference(doc: OpenAPIObject): string {
       const fields = Object.entries(schema?.properties ?? {}).map(
         ([name, s]) => `<li><code>${escape(name)}</code>${schema?.required?.includes(name) ? " <small>required</small>" : ""}${s.description ? ` — ${escape(s.description)}` : ""}</li>`,
       );
-      const secured = (op.security ?? []).length > 0;
-      sections.push(`<section><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>/api/v1${escape(path)}</code>${secured ? ' <span class="k">API key</span>' : ""}</h3>
+      // Alternatives: each requirement object is one way in (an API key, or the console's session cookie).
+      const credentials = (op.security ?? []).flatMap((r) => Object.keys(r as object).map((name) => CREDENTIAL_LABELS[name] ?? name));
+      sections.push(`<section><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>/api/v1${escape(path)}</code>${credentials.length ? ` <span class="k">${escape(credentials.join(" or "))}</span>` : ""}</h3>
 <p>${escape(op.summary ?? "")}</p>${params.length ? `<h4>Parameters</h4><ul>${params.join("")}</ul>` : ""}${fields.length ? `<h4>Body</h4><ul>${fields.join("")}</ul>` : ""}</section>`);
     }
   }

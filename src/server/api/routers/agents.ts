@@ -2,6 +2,7 @@ import { z } from "zod";
 import { agentOrOwnerProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZAgentDto, ZApiKeyDto, toAgentDto, toApiKeyDto } from "~/server/api/dto";
 import { ZPaging } from "~/server/api/schemas";
+import { sampleAgent, sampleApiKey, sampleApiKeySecret, sampleEarning, sampleNewAgent } from "~/server/api/examples";
 import { formatUsdc } from "~/server/money";
 import { ARTIFACT_TYPES } from "~/server/services/jobs/create-job";
 import { registerAgent } from "~/server/services/agents/register-agent";
@@ -40,7 +41,7 @@ const ZEarningDto = z
     tx_hash: z.string().nullable(),
     paid_at: z.string().nullable().meta({ description: "when the payout was confirmed on chain" }),
   })
-  .meta({ id: "Earning" });
+  .meta({ id: "Earning", example: sampleEarning });
 
 export const agentsRouter = router({
   register: publicProcedure
@@ -54,7 +55,7 @@ export const agentsRouter = router({
         preferred_artifact_types: ZPreferredArtifactTypes.optional(),
       }),
     )
-    .output(ZAgentWithWarnings.extend({ api_key: z.string() }))
+    .output(ZAgentWithWarnings.extend({ api_key: z.string() }).meta({ example: { ...sampleNewAgent, warnings: [], api_key: sampleApiKeySecret } }))
     .mutation(async ({ ctx, input }) => {
       const { agent, apiKey, warnings } = await registerAgent({
         db: ctx.db,
@@ -93,7 +94,11 @@ export const agentsRouter = router({
         ...ZPaging,
       }),
     )
-    .output(z.object({ agents: z.array(ZAgentDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+    .output(
+      z
+        .object({ agents: z.array(ZAgentDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
+        .meta({ example: { agents: [sampleAgent], total: 1, limit: 50, offset: 0 } }),
+    )
     .query(async ({ ctx, input }) => {
       const { agents, total } = await listAgents({
         db: ctx.db,
@@ -136,7 +141,7 @@ export const agentsRouter = router({
         preferred_artifact_types: ZPreferredArtifactTypes.optional().meta({ description: "replaces the whole list" }),
       }),
     )
-    .output(ZAgentWithWarnings)
+    .output(ZAgentWithWarnings.meta({ example: { ...sampleAgent, capabilities: ["summarisation", "python"], warnings: [] } }))
     .mutation(async ({ ctx, input }) => {
       const { agent, warnings } = await updateAgent({
         db: ctx.db,
@@ -184,7 +189,9 @@ export const agentsRouter = router({
         total: z.number().int(),
         limit: z.number().int(),
         offset: z.number().int(),
-      }),
+      })
+      // A page of one: sampleAgent was paid for three jobs (total_earned "24").
+      .meta({ example: { earnings: [sampleEarning], totals: { net_total: "24", count: 3 }, total: 3, limit: 1, offset: 0 } }),
     )
     .query(async ({ ctx, input }) => {
       const page = await listAgentEarnings({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, limit: input.limit, offset: input.offset });
@@ -209,7 +216,18 @@ export const agentsRouter = router({
   createApiKey: agentOrOwnerProcedure
     .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201 })
     .input(z.object(ZAgentPath))
-    .output(ZApiKeyDto.extend({ api_key: z.string() }))
+    .output(
+      ZApiKeyDto.extend({ api_key: z.string() }).meta({
+        example: {
+          key_id: "2d4f6a8c-1b3e-4d5f-9a7c-8e6b4d2f0a1c",
+          prefix: "am_live_Rt5yU2",
+          created_at: "2026-11-22T11:00:00.000Z",
+          last_used_at: null,
+          revoked_at: null,
+          api_key: "am_live_Rt5yU2wQ8eZ4nV6bM1xK3cL9sA7dG0fH",
+        },
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { key, plaintext } = await createApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id });
       return { ...toApiKeyDto(key), api_key: plaintext };
@@ -218,7 +236,7 @@ export const agentsRouter = router({
   listApiKeys: agentOrOwnerProcedure
     .meta({ openapi: { method: "GET", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "List API keys (prefixes and times only)" } })
     .input(z.object(ZAgentPath))
-    .output(z.object({ api_keys: z.array(ZApiKeyDto) }))
+    .output(z.object({ api_keys: z.array(ZApiKeyDto) }).meta({ example: { api_keys: [sampleApiKey] } }))
     .query(async ({ ctx, input }) => ({ api_keys: (await listApiKeys({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).map(toApiKeyDto) })),
 
   revokeApiKey: agentOrOwnerProcedure

@@ -3,6 +3,7 @@ import { adminProcedure, agentProcedure, router } from "~/server/api/trpc";
 import { ZJobStatus, ZTransferDto, toTransferDto } from "~/server/api/dto";
 import { ZDisputeDto, ZDisputeResolution, ZDisputeStatus, toDisputeDto } from "~/server/api/dto-disputes";
 import { ZPaging } from "~/server/api/schemas";
+import { sampleDispute, sampleFeeTransfer, sampleTransfer } from "~/server/api/examples";
 import { effectiveStatus } from "~/server/services/jobs/job-state";
 import { fileDispute } from "~/server/services/disputes/file-dispute";
 import { listDisputes, listJobDisputes } from "~/server/services/disputes/list-disputes";
@@ -43,7 +44,7 @@ export const disputesRouter = router({
   listForJob: agentProcedure
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/disputes", tags: ["disputes"], summary: "A job's disputes (buyer, its workers, admins)" } })
     .input(ZTaskId)
-    .output(z.object({ disputes: z.array(ZDisputeDto) }))
+    .output(z.object({ disputes: z.array(ZDisputeDto) }).meta({ example: { disputes: [sampleDispute] } }))
     .query(async ({ ctx, input }) => {
       const disputes = await listJobDisputes({ db: ctx.db, viewer: ctx.actor, jobId: input.task_id });
       return { disputes: disputes.map(toDisputeDto) };
@@ -52,7 +53,11 @@ export const disputesRouter = router({
   list: adminProcedure
     .meta({ openapi: { method: "GET", path: "/disputes", tags: ["disputes"], summary: "Disputes across jobs, oldest first (admins)" } })
     .input(z.object({ status: ZDisputeStatus.optional().meta({ example: "open" }), ...ZPaging }))
-    .output(z.object({ disputes: z.array(ZDisputeDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+    .output(
+      z
+        .object({ disputes: z.array(ZDisputeDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
+        .meta({ example: { disputes: [sampleDispute], total: 1, limit: 50, offset: 0 } }),
+    )
     .query(async ({ ctx, input }) => {
       const { disputes, total } = await listDisputes({ db: ctx.db, status: input.status, limit: input.limit, offset: input.offset });
       return { disputes: disputes.map(toDisputeDto), total, limit: input.limit, offset: input.offset };
@@ -68,7 +73,21 @@ export const disputesRouter = router({
         note: z.string().trim().min(1).max(5000).meta({ description: "why; kept on the dispute and in the job's event log" }),
       }),
     )
-    .output(ZDisputeDto.extend({ job_status: ZJobStatus, transfers: z.array(ZTransferDto) }))
+    .output(
+      ZDisputeDto.extend({ job_status: ZJobStatus, transfers: z.array(ZTransferDto) }).meta({
+        // Overturned: the worker is paid the price less the fee, as if the oracle had passed them.
+        example: {
+          ...sampleDispute,
+          status: "resolved",
+          resolution: "overturn_to_worker",
+          resolution_note: "The summary is 84 words and states the main finding",
+          resolved_by: "admin-bot",
+          resolved_at: "2026-11-22T12:00:00.000Z",
+          job_status: "resolved",
+          transfers: [sampleTransfer, sampleFeeTransfer].map((t) => ({ ...t, created_at: "2026-11-22T12:00:00.000Z", confirmed_at: "2026-11-22T12:00:02.000Z" })),
+        },
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { dispute, job, transfers } = await resolveDispute({
         db: ctx.db,

@@ -19,6 +19,7 @@ import { getJobReceipt, getJobResult, listJobEvents } from "~/server/services/jo
 import { listJobSubmissions } from "~/server/services/submissions/read-submissions";
 import { getAgent } from "~/server/services/agents/get-agent";
 import { ZPaging } from "~/server/api/schemas";
+import { sampleDepositTxHash, sampleFeeTransfer, sampleJob, sampleSubmission, sampleTransfer } from "~/server/api/examples";
 
 const ZTaskId = z.object({ task_id: z.string().meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
 const ZUsdcInput = (field: string) =>
@@ -126,7 +127,8 @@ export const jobsRouter = router({
         limit: z.number().int(),
         offset: z.number().int(),
         next_cursor: z.string().nullable(),
-      }),
+      })
+      .meta({ example: { jobs: [sampleJob], total: 1, total_is_estimate: false, limit: 50, offset: 0, next_cursor: null } }),
     )
     .query(async ({ ctx, input }) => {
       const me = ctx.actor.kind === "agent" ? ctx.actor.agentId : undefined;
@@ -199,7 +201,11 @@ export const jobsRouter = router({
   fund: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/fund", tags: ["jobs"], summary: "Fund a job with a USDC transfer to the operations wallet; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ tx_hash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash"), buyer_id: z.string().optional() }))
-    .output(ZJobDto.extend({ warnings: z.array(z.string()) }))
+    .output(
+      ZJobDto.extend({ warnings: z.array(z.string()) }).meta({
+        example: { ...sampleJob, status: "funded", active_workers: 0, participants: [], warnings: [] },
+      }),
+    )
     .mutation(({ ctx, input }) =>
       idempotently(ctx, "jobs.fund", input, async () => {
         assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
@@ -211,7 +217,13 @@ export const jobsRouter = router({
   claim: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/claim", tags: ["jobs"], summary: "Join a funded job as a worker; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ worker_id: z.string().optional() }))
-    .output(z.object({ task_id: z.string(), worker_id: z.string(), claimed_at: z.string(), status: z.string(), job_status: ZJobStatus, warnings: z.array(z.string()) }))
+    .output(
+      z
+        .object({ task_id: z.string(), worker_id: z.string(), claimed_at: z.string(), status: z.string(), job_status: ZJobStatus, warnings: z.array(z.string()) })
+        .meta({
+          example: { task_id: sampleJob.task_id, worker_id: "writer-bot-1", claimed_at: "2026-11-22T10:03:00.000Z", status: "claimed", job_status: "claimed", warnings: [] },
+        }),
+    )
     .mutation(({ ctx, input }) =>
       idempotently(ctx, "jobs.claim", input, async () => {
         assertActsAs(ctx.actor, "worker_id", input.worker_id);
@@ -223,7 +235,11 @@ export const jobsRouter = router({
   unclaim: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/unclaim", tags: ["jobs"], summary: "Leave a job you claimed" } })
     .input(ZTaskId.extend({ worker_id: z.string().optional(), reason: z.string().max(1000).optional() }))
-    .output(z.object({ status: z.literal("unclaimed"), task_id: z.string(), worker_id: z.string(), unclaimed_at: z.string() }))
+    .output(
+      z
+        .object({ status: z.literal("unclaimed"), task_id: z.string(), worker_id: z.string(), unclaimed_at: z.string() })
+        .meta({ example: { status: "unclaimed", task_id: sampleJob.task_id, worker_id: "writer-bot-1", unclaimed_at: "2026-11-22T10:03:30.000Z" } }),
+    )
     .mutation(async ({ ctx, input }) => {
       assertActsAs(ctx.actor, "worker_id", input.worker_id);
       const left = await unclaimJob({ db: ctx.db, actor: ctx.actor, jobId: input.task_id, reason: input.reason });
@@ -254,7 +270,28 @@ export const jobsRouter = router({
   refund: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund", tags: ["jobs"], summary: "Return an expired or cancelled job's deposit to the buyer; accepts Idempotency-Key" } })
     .input(ZTaskId.extend({ buyer_id: z.string().optional() }))
-    .output(z.object({ task_id: z.string(), refund_status: z.string(), refund_tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto }))
+    .output(
+      z
+        .object({ task_id: z.string(), refund_status: z.string(), refund_tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto })
+        .meta({
+          // An expired job's deposit, back to the buyer's wallet.
+          example: {
+            task_id: sampleJob.task_id,
+            refund_status: "success",
+            refund_tx_hash: "0x5d1e8b3f6a2c9d4e7b0f3a6c9e2d5b8f1a4c7e0d3b6f9a2c5e8d1b4f7a0c3e6d",
+            amount: "10",
+            transfer: {
+              ...sampleTransfer,
+              transfer_id: "8d4b1e3f-5a6c-4d7e-8f9a-0b1c2d3e4f5a",
+              kind: "refund",
+              agent_id: "buyer-bot",
+              to_address: "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+              amount: "10",
+              tx_hash: "0x5d1e8b3f6a2c9d4e7b0f3a6c9e2d5b8f1a4c7e0d3b6f9a2c5e8d1b4f7a0c3e6d",
+            },
+          },
+        }),
+    )
     .mutation(({ ctx, input }) =>
       idempotently(ctx, "jobs.refund", input, async () => {
         assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
@@ -267,7 +304,28 @@ export const jobsRouter = router({
   refundExcess: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund-excess", tags: ["jobs"], summary: "Return what the deposit held beyond the price, once; accepts Idempotency-Key" } })
     .input(ZTaskId)
-    .output(z.object({ task_id: z.string(), status: z.string(), tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto }))
+    .output(
+      z
+        .object({ task_id: z.string(), status: z.string(), tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto })
+        .meta({
+          // The deposit was 12 USDC for a price of 10.
+          example: {
+            task_id: sampleJob.task_id,
+            status: "success",
+            tx_hash: "0x2b7e4a1d8c5f0e3b6a9d2c7f4e1b8a5d0c3f6e9b2a7d4c1f8e5b0a3d6c9f2e7b",
+            amount: "2",
+            transfer: {
+              ...sampleTransfer,
+              transfer_id: "9e5c2f4a-6b7d-4e8f-9a0b-1c2d3e4f5a6b",
+              kind: "excess_refund",
+              agent_id: "buyer-bot",
+              to_address: "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+              amount: "2",
+              tx_hash: "0x2b7e4a1d8c5f0e3b6a9d2c7f4e1b8a5d0c3f6e9b2a7d4c1f8e5b0a3d6c9f2e7b",
+            },
+          },
+        }),
+    )
     .mutation(({ ctx, input }) =>
       idempotently(ctx, "jobs.refundExcess", input, async () => {
         const transfer = await refundExcess({ db: ctx.db, chain: getChain(), actor: ctx.actor, jobId: input.task_id });
@@ -279,7 +337,19 @@ export const jobsRouter = router({
   result: agentProcedure
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/result", tags: ["jobs"], summary: "The winning content (buyer, winners, admins)" } })
     .input(ZTaskId)
-    .output(z.object({ task_id: z.string(), winner_id: z.string().nullable(), result_data: z.string(), result_size: z.number().int(), winners: z.array(z.object({ worker_id: z.string(), submission_id: z.string(), content: z.string() })) }))
+    .output(
+      z
+        .object({ task_id: z.string(), winner_id: z.string().nullable(), result_data: z.string(), result_size: z.number().int(), winners: z.array(z.object({ worker_id: z.string(), submission_id: z.string(), content: z.string() })) })
+        .meta({
+          example: {
+            task_id: sampleJob.task_id,
+            winner_id: "writer-bot-1",
+            result_data: sampleSubmission.content,
+            result_size: 24,
+            winners: [{ worker_id: "writer-bot-1", submission_id: sampleSubmission.submission_id, content: sampleSubmission.content }],
+          },
+        }),
+    )
     .query(async ({ ctx, input }) => {
       const { job, winners } = await getJobResult({ db: ctx.db, viewer: ctx.actor, jobId: input.task_id });
       return {
@@ -306,6 +376,31 @@ export const jobsRouter = router({
         total_fees: z.string(),
         created_at: z.string(),
         resolved_at: z.string().nullable(),
+      })
+      .meta({
+        example: {
+          task_id: sampleJob.task_id,
+          status: "resolved",
+          price: "10",
+          fee_bps: 2000,
+          deposit: { amount: "10", tx_hash: sampleDepositTxHash, funded_at: sampleJob.funded_at },
+          payouts: [
+            {
+              worker_id: "writer-bot-1",
+              gross: "10",
+              fee: "2",
+              net: "8",
+              status: "success",
+              tx_hash: sampleTransfer.tx_hash,
+              fee_tx_hash: sampleFeeTransfer.tx_hash,
+              confirmed_at: sampleTransfer.confirmed_at,
+            },
+          ],
+          refunds: [],
+          total_fees: "2",
+          created_at: sampleJob.created_at,
+          resolved_at: "2026-11-22T10:04:03.000Z",
+        },
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -344,7 +439,32 @@ export const jobsRouter = router({
   events: agentProcedure
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/events", tags: ["jobs"], summary: "The job's event log: every transition and edit (buyer, workers, admins)" } })
     .input(ZTaskId.extend(ZPaging))
-    .output(z.object({ events: z.array(ZEvent), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }))
+    .output(
+      z
+        .object({ events: z.array(ZEvent), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
+        .meta({
+          example: {
+            events: [
+              { event_id: "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e", kind: "created", from_status: null, to_status: "open", actor: "buyer-bot", reason: null, data: null, created_at: "2026-11-22T10:00:00.000Z" },
+              {
+                event_id: "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f",
+                kind: "funded",
+                from_status: "open",
+                to_status: "funded",
+                actor: "buyer-bot",
+                reason: null,
+                data: { tx_hash: sampleDepositTxHash, amount: "10000000" },
+                created_at: "2026-11-22T10:01:00.000Z",
+              },
+              { event_id: "d3e4f5a6-b7c8-4d9e-8f1a-2b3c4d5e6f7a", kind: "claimed", from_status: "funded", to_status: "claimed", actor: "writer-bot-1", reason: "first worker claimed", data: null, created_at: "2026-11-22T10:03:00.000Z" },
+              { event_id: "e4f5a6b7-c8d9-4e0f-9a2b-3c4d5e6f7a8b", kind: "worker_claimed", from_status: null, to_status: null, actor: "writer-bot-1", reason: null, data: null, created_at: "2026-11-22T10:03:00.001Z" },
+            ],
+            total: 4,
+            limit: 50,
+            offset: 0,
+          },
+        }),
+    )
     .query(async ({ ctx, input }) => {
       const { events, total } = await listJobEvents({ db: ctx.db, viewer: ctx.actor, jobId: input.task_id, limit: input.limit, offset: input.offset });
       return {
@@ -358,7 +478,11 @@ export const jobsRouter = router({
   submissions: publicProcedure
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/submissions", tags: ["submissions"], protect: false, summary: "A job's submissions with oracle steps; offset or cursor paging" } })
     .input(ZTaskId.extend({ status: z.enum(["judging", "passed", "failed"]).optional(), cursor: z.string().optional(), ...ZPaging }))
-    .output(z.object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_cursor: z.string().nullable() }))
+    .output(
+      z
+        .object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_cursor: z.string().nullable() })
+        .meta({ example: { submissions: [sampleSubmission], total: 1, limit: 50, offset: 0, next_cursor: null } }),
+    )
     .query(async ({ ctx, input }) => {
       const { job, submissions, total, nextCursor } = await listJobSubmissions({ db: ctx.db, jobId: input.task_id, status: input.status, limit: input.limit, offset: input.offset, cursor: input.cursor });
       return {

@@ -3,8 +3,9 @@ import { ownerProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZAgentDto, toAgentDto } from "~/server/api/dto";
 import { getOwner, listOwnedAgents, signUpOwner } from "~/server/services/owners/manage-owners";
 import { registerAgent } from "~/server/services/agents/register-agent";
+import { sampleAgent, sampleNewAgent, sampleNoWalletWarning, sampleOwner } from "~/server/api/examples";
 
-const ZOwnerDto = z.object({ owner_id: z.string(), email: z.string(), name: z.string(), is_admin: z.boolean(), created_at: z.string() }).meta({ id: "Owner" });
+const ZOwnerDto = z.object({ owner_id: z.string(), email: z.string(), name: z.string(), is_admin: z.boolean(), created_at: z.string() }).meta({ id: "Owner", example: sampleOwner });
 
 function toOwnerDto(o: { id: string; email: string; name: string; isAdmin: boolean; createdAt: Date }): z.infer<typeof ZOwnerDto> {
   return { owner_id: o.id, email: o.email, name: o.name, is_admin: o.isAdmin, created_at: o.createdAt.toISOString() };
@@ -22,7 +23,7 @@ export const ownersRouter = router({
   me: ownerProcedure
     .meta({ openapi: { method: "GET", path: "/owners/me", tags: ["owners"], summary: "The signed-in owner and their agents (console session)" } })
     .input(z.void())
-    .output(ZOwnerDto.extend({ agents: z.array(ZAgentDto) }))
+    .output(ZOwnerDto.extend({ agents: z.array(ZAgentDto) }).meta({ example: { ...sampleOwner, agents: [sampleAgent] } }))
     .query(async ({ ctx }) => {
       const owner = await getOwner({ db: ctx.db, ownerId: ctx.actor.ownerId });
       const agents = await listOwnedAgents({ db: ctx.db, ownerId: owner.id });
@@ -38,7 +39,20 @@ export const ownersRouter = router({
         wallet_address: z.string().nullish(),
       }),
     )
-    .output(ZAgentDto.extend({ api_key: z.string(), warnings: z.array(z.string()) }))
+    .output(
+      ZAgentDto.extend({ api_key: z.string(), warnings: z.array(z.string()) }).meta({
+        // Registered without a wallet: the warning says payouts will be skipped until one is set.
+        example: {
+          ...sampleNewAgent,
+          agent_id: "writer-bot-2",
+          name: "Writer Bot 2",
+          wallet_address: null,
+          created_at: "2026-11-22T11:30:00.000Z",
+          api_key: "am_live_Kp9sW3dF6gH1jL4zX7cV0bN2mQ5rT8yU",
+          warnings: [sampleNoWalletWarning],
+        },
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { agent, apiKey, warnings } = await registerAgent({
         db: ctx.db,

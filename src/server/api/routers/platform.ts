@@ -22,6 +22,19 @@ export const platformRouter = router({
         confirmations_required: z.number().int(),
         chain_connected: z.boolean(),
         rpc_url: z.string().optional(),
+      })
+      // The embedded local chain (npm run dev); rpc_url is only given for that one.
+      .meta({
+        example: {
+          operations_wallet: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+          usdc_contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+          chain_id: 31337,
+          chain_name: "Anvil (local)",
+          min_amount: "1",
+          confirmations_required: 12,
+          chain_connected: true,
+          rpc_url: "http://127.0.0.1:8545",
+        },
       }),
     )
     .query(({ ctx }) => getDepositInfo({ env: ctx.env, chain: getChain() })),
@@ -40,6 +53,21 @@ export const platformRouter = router({
         oracle_mode: z.enum(["llm", "manual"]),
         background_runner: z.enum(["inngest", "pg-boss"]),
         checks: z.object({ database: ZCheck, chain: ZCheck, oracle: ZCheck, background_runner: ZCheck }),
+      })
+      .meta({
+        example: {
+          status: "ok",
+          dev_mode: false,
+          embedded: { postgres: false, chain: false, oracle_manual: false },
+          oracle_mode: "llm",
+          background_runner: "pg-boss",
+          checks: {
+            database: { ok: true, latency_ms: 2 },
+            chain: { ok: true, latency_ms: 41 },
+            oracle: { ok: true, latency_ms: 230, detail: "model gpt-4.1-mini" },
+            background_runner: { ok: true, latency_ms: 3, detail: "pg-boss: 0 waiting, 0 failed, workers running in this process" },
+          },
+        },
       }),
     )
     .query(({ ctx }) => checkHealth({ db: ctx.db, env: ctx.env, chain: getChain() })),
@@ -56,6 +84,17 @@ export const platformRouter = router({
         refunds: z.string(),
         agents: z.object({ total: z.number(), active: z.number() }),
         median_time_to_resolution_seconds: z.number().nullable(),
+      })
+      .meta({
+        example: {
+          jobs: { open: 2, funded: 3, claimed: 1, resolved: 12, expired: 1, cancelled: 1, refunded: 1, total: 21 },
+          volume: "185",
+          payouts: "96",
+          fees: "24",
+          refunds: "15",
+          agents: { total: 9, active: 8 },
+          median_time_to_resolution_seconds: 183,
+        },
       }),
     )
     .query(({ ctx }) => getPlatformStats({ db: ctx.db })),
@@ -63,6 +102,10 @@ export const platformRouter = router({
   faucet: publicProcedure
     .meta({ openapi: { method: "POST", path: "/dev/faucet", tags: ["dev"], protect: false, summary: "Mint test USDC (embedded local chain only)" } })
     .input(z.object({ address: z.string(), amount: z.union([z.string(), z.number()]).default("100") }))
-    .output(z.object({ tx_hash: z.string(), address: z.string(), amount: z.string() }))
+    .output(
+      z
+        .object({ tx_hash: z.string(), address: z.string(), amount: z.string() })
+        .meta({ example: { tx_hash: "0x4c9a2e7f1b8d3c6a0e5f9b2d7c4a1e8f3b6d0c9a2e5f8b1d4c7a0e3f6b9d2c5a", address: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", amount: "100" } }),
+    )
     .mutation(({ ctx, input }) => mintFromFaucet({ env: ctx.env, address: input.address, amount: input.amount })),
 });
