@@ -99,13 +99,16 @@ function parseJsonBody(text: string, contentType: string | null): unknown {
  * real Request per call (and copying headers and body into it): this path serves every agent call.
  * The parsed body means a POST without a body or content type (`curl -X POST .../claim`) works.
  */
+// The REST core answers only once the whole body has arrived, so nothing needs to abort a call.
+const NEVER_ABORTED = new AbortController().signal;
+
 function restRequest(method: string, url: string, headers: Headers, body: unknown): Request {
   return Object.create(Request.prototype, {
     method: { value: method },
     url: { value: url },
     headers: { value: headers },
     body: { value: body },
-    signal: { value: new AbortController().signal },
+    signal: { value: NEVER_ABORTED },
   }) as Request;
 }
 
