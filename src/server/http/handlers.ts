@@ -93,15 +93,15 @@ function parseJsonBody(text: string, contentType: string | null): unknown {
   }
 }
 
+// The REST core answers only once the whole body has arrived, so nothing needs to abort a call.
+const NEVER_ABORTED = new AbortController().signal;
+
 /**
  * trpc-to-openapi reads a fetch Request's method, url, headers, signal and (when present) an
  * already-parsed body. Hand it exactly those on a Request-shaped object rather than building a
  * real Request per call (and copying headers and body into it): this path serves every agent call.
  * The parsed body means a POST without a body or content type (`curl -X POST .../claim`) works.
  */
-// The REST core answers only once the whole body has arrived, so nothing needs to abort a call.
-const NEVER_ABORTED = new AbortController().signal;
-
 function restRequest(method: string, url: string, headers: Headers, body: unknown): Request {
   return Object.create(Request.prototype, {
     method: { value: method },
