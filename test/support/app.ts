@@ -98,6 +98,8 @@ export async function startTestApp(options: TestAppOptions = {}) {
     usdcAddress,
     treasury,
     opsAddress: privateKeyToAccount(opsKey).address,
+    /** The operations wallet's key, for tests that move its USDC behind the app's back. */
+    opsKey,
     db: getDb(),
     api,
     publicClient,

@@ -5,6 +5,7 @@ import { jobsRouter } from "./routers/jobs";
 import { submissionsRouter } from "./routers/submissions";
 import { platformRouter } from "./routers/platform";
 import { disputesRouter } from "./routers/disputes";
+import { adminRouter } from "./routers/admin";
 
 export const appRouter = router({
   agents: agentsRouter,
@@ -13,6 +14,7 @@ export const appRouter = router({
   platform: platformRouter,
   owners: ownersRouter,
   disputes: disputesRouter,
+  admin: adminRouter,
 });
 
 export type AppRouter = typeof appRouter;

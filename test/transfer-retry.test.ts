@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Address } from "viem";
+import { parseUsdc } from "~/server/money";
+import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app";
+import { createFundedJob } from "./support/jobs";
+
+// G06 on real parts: payouts that reverted on chain or were skipped for a missing wallet, sent
+// again by an admin through the same recorded path (manual oracle, anvil USDC).
+let app: TestApp;
+let admin: RegisteredAgent;
+let buyer: Awaited<ReturnType<TestApp["registerAgent"]>>;
+
+beforeAll(async () => {
+  app = await startTestApp({ adminAgentIds: ["retry-admin"] });
+  admin = await app.registerAgent("retry-admin");
+  buyer = await app.registerAgent("retry-buyer", { wallet: true });
+});
+
+afterAll(async () => {
+  await app?.stop();
+});
+
+/** Claims, submits and passes the work; the job resolves and its payout and fee are queued. */
+async function passWork(taskId: string, worker: RegisteredAgent) {
+  await app.api("POST", `/jobs/${taskId}/claim`, { key: worker.apiKey });
+  const sub = await app.api("POST", `/jobs/${taskId}/submit`, { key: worker.apiKey, body: { content: `work by ${worker.agentId}` } });
+  const verdict = await app.api("POST", `/submissions/${sub.body.submission_id}/verdict`, { key: buyer.apiKey, body: { passed: true, reason: "good" } });
+  expect(verdict.status, JSON.stringify(verdict.body)).toBe(200);
+}
+
+async function payoutStatusBecomes(taskId: string, status: string) {
+  return app.waitFor(`payout ${status}`, async () => {
+    const job = await app.api("GET", `/jobs/${taskId}`);
+    return job.body.payout_status === status ? job.body : null;
+  });
+}
+
+const retry = (taskId: string, key = admin.apiKey) => app.api("POST", `/admin/jobs/${taskId}/retry-payout`, { key });
+
+describe("retrying payouts", () => {
+  it("sends a payout skipped for a missing wallet once the worker has one, and only then", async () => {
+    const worker = await app.registerAgent("retry-walletless");
+    const taskId = await createFundedJob(app, buyer, "10");
+    await passWork(taskId, worker);
+    await payoutStatusBecomes(taskId, "skipped");
+
+    expect((await retry(taskId, worker.apiKey)).status).toBe(403);
+    const noWallet = await retry(taskId);
+    expect(noWallet.status).toBe(400);
+    expect(noWallet.body.error.code).toBe("WALLET_REQUIRED");
+    expect(noWallet.body.error.message).toContain("retry-walletless");
+
+    const wallet: Address = "0x0000000000000000000000000000000000009931";
+    expect((await app.api("PATCH", "/agents/retry-walletless", { key: worker.apiKey, body: { wallet_address: wallet } })).status).toBe(200);
+    const retried = await retry(taskId);
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body.payout_status).toBe("success");
+    expect(retried.body.transfers.find((t: { kind: string }) => t.kind === "payout")).toMatchObject({ status: "success", amount: "8", to_address: wallet });
+    expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
+    expect((await app.api("GET", `/jobs/${taskId}`)).body.payout_status).toBe("success");
+
+    const again = await retry(taskId);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe("NOTHING_TO_RETRY");
+    expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
+    const events = await app.api("GET", `/jobs/${taskId}/events?limit=200`, { key: buyer.apiKey });
+    expect(events.body.events.find((e: { kind: string }) => e.kind === "transfers_retried")).toMatchObject({ actor: "retry-admin" });
+  });
+
+  it("re-signs a payout that reverted on chain and pays it once the operations wallet can cover it", async () => {
+    const wallet: Address = "0x0000000000000000000000000000000000009932";
+    const worker = await app.registerAgent("retry-reverted", { wallet });
+    const taskId = await createFundedJob(app, buyer, "10");
+    // Empty the operations wallet behind the app's back: the payout's transfer will revert.
+    const sink: Address = "0x0000000000000000000000000000000000009939";
+    const held = await app.balanceOf(app.opsAddress);
+    await app.transferUsdc(app.opsKey, sink, (Number(held) / 1e6).toString());
+    expect(await app.balanceOf(app.opsAddress)).toBe(0n);
+
+    await passWork(taskId, worker);
+    const failed = await payoutStatusBecomes(taskId, "failed");
+    expect(failed.winners[0]).toMatchObject({ worker_id: "retry-reverted", payout_status: "failed" });
+    expect(await app.balanceOf(wallet)).toBe(0n);
+
+    await app.mintUsdc(app.opsAddress, "10");
+    const retried = await retry(taskId);
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    const byKind = Object.fromEntries(retried.body.transfers.map((t: { kind: string; status: string }) => [t.kind, t.status]));
+    expect(byKind).toEqual({ payout: "success", fee: "success" });
+    expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
+    expect((await retry(taskId)).status).toBe(409);
+    expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
+  });
+
+  it("answers 404 for an unknown job and 401 without credentials", async () => {
+    expect((await retry("00000000-0000-4000-8000-000000000000")).status).toBe(404);
+    expect((await app.api("POST", "/admin/jobs/00000000-0000-4000-8000-000000000000/retry-payout")).status).toBe(401);
+  });
+});
