@@ -47,7 +47,11 @@ describe("manual review", () => {
     expect(verdict.status).toBe(200);
     expect(verdict.body).toMatchObject({ status: "passed", oracle_score: 88, judged_by: "buyer:manual-buyer", won: true });
     await app.waitFor("paid", async () => (await app.balanceOf(wallet)) === parseUsdc("8"));
-    const job = await app.api("GET", `/jobs/${taskId}`);
+    // The transfer lands on chain a moment before the app records its receipt.
+    const job = await app.waitFor("payout recorded", async () => {
+      const res = await app.api("GET", `/jobs/${taskId}`);
+      return res.body.payout_status === "success" ? res : null;
+    });
     expect(job.body).toMatchObject({ status: "resolved", winner_id: "manual-worker", payout_status: "success" });
   });
 

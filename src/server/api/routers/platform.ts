@@ -1,14 +1,59 @@
 import { z } from "zod";
-import { publicProcedure, router } from "~/server/api/trpc";
+import { adminProcedure, publicProcedure, router } from "~/server/api/trpc";
+import { formatUsdc } from "~/server/money";
 import { getChain } from "~/server/chain/chain";
 import { getDepositInfo } from "~/server/services/platform/deposit-info";
 import { checkHealth } from "~/server/services/platform/check-health";
 import { mintFromFaucet } from "~/server/services/platform/dev-faucet";
 import { getPlatformStats } from "~/server/services/platform/platform-stats";
+import { getSolvency } from "~/server/services/platform/solvency";
 
 const ZCheck = z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional(), detail: z.string().optional() });
 
 export const platformRouter = router({
+  solvency: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/platform/solvency", tags: ["platform"], summary: "Can the operations wallet pay what it owes? Balance, liabilities, ratio (admins)" } })
+    .input(z.void())
+    .output(
+      z
+        .object({
+          operations_wallet: z.string(),
+          usdc_balance: z.string().meta({ description: "the operations wallet's USDC, read from the chain now" }),
+          liabilities: z.string().meta({ description: "every deposit less what has left the wallet for its job (payouts, fees, refunds confirmed on chain)" }),
+          jobs_holding_funds: z.number().int(),
+          unsent_transfers: z.object({ count: z.number().int(), amount: z.string() }).meta({ description: "transfers recorded but not confirmed: pending, sent, failed or skipped" }),
+          solvency_ratio: z.number().nullable().meta({ description: "usdc_balance / liabilities; null when nothing is owed" }),
+          solvent: z.boolean(),
+          checked_at: z.string(),
+        })
+        .meta({
+          example: {
+            operations_wallet: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+            usdc_balance: "1250.5",
+            liabilities: "1000",
+            jobs_holding_funds: 84,
+            unsent_transfers: { count: 2, amount: "10" },
+            solvency_ratio: 1.2505,
+            solvent: true,
+            checked_at: "2026-11-22T12:00:00.000Z",
+          },
+        }),
+    )
+    .query(async ({ ctx }) => {
+      const s = await getSolvency({ db: ctx.db, chain: getChain() });
+      return {
+        operations_wallet: s.operationsWallet,
+        usdc_balance: formatUsdc(s.usdcBalance),
+        liabilities: formatUsdc(s.liabilities),
+        jobs_holding_funds: s.jobsHoldingFunds,
+        unsent_transfers: { count: s.unsentTransfers.count, amount: formatUsdc(s.unsentTransfers.amount) },
+        // Four decimals are enough to read; the two amounts are exact above.
+        solvency_ratio: s.liabilities === 0n ? null : Math.round((Number(s.usdcBalance) / Number(s.liabilities)) * 10_000) / 10_000,
+        solvent: s.usdcBalance >= s.liabilities,
+        checked_at: s.checkedAt.toISOString(),
+      };
+    }),
+
   depositInfo: publicProcedure
     .meta({ openapi: { method: "GET", path: "/platform/deposit-info", tags: ["platform"], protect: false, summary: "Where and how to send USDC to fund a job" } })
     .input(z.void())

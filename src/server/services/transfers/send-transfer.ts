@@ -44,6 +44,7 @@ async function signAndSend(db: Db, chain: ChainClient, pending: TransferRow, wai
   if (!pending.toAddress) {
     return db.transfer.update({ where: { id: pending.id }, data: { status: "skipped", error: "recipient has no wallet address" } });
   }
+  await warnIfShort(chain, pending);
   const signed = await db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${NONCE_LOCK_KEY})`;
     const row = await tx.transfer.findUniqueOrThrow({ where: { id: pending.id } });
@@ -62,6 +63,19 @@ async function signAndSend(db: Db, chain: ChainClient, pending: TransferRow, wai
   await chain.broadcastSignedTx(signed.signedTx as Hex);
   log.info("transfer broadcast", { transferId: signed.id, kind: signed.kind, txHash: signed.txHash, amount: signed.amount.toString() });
   return waitAndRecord(db, chain, signed, waitMs);
+}
+
+/**
+ * G21: say so in the log when the operations wallet runs low. Below the amount the transfer will
+ * revert (recorded as failed; an admin can retry it once the wallet is topped up); below twice
+ * the amount the next ones will. The send goes ahead either way: the chain is the judge.
+ */
+async function warnIfShort(chain: ChainClient, transfer: TransferRow): Promise<void> {
+  const balance = await chain.getUsdcBalance(chain.opsAddress as Address).catch(() => null);
+  if (balance === null || balance >= transfer.amount * 2n) return;
+  const fields = { transferId: transfer.id, kind: transfer.kind, amount: transfer.amount.toString(), balance: balance.toString() };
+  if (balance < transfer.amount) log.error("operations wallet cannot cover this transfer; it will revert", fields);
+  else log.warn("operations wallet is below twice this transfer", fields);
 }
 
 async function waitAndRecord(db: Db, chain: ChainClient, sent: TransferRow, waitMs: number): Promise<TransferRow> {

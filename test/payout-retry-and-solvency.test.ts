@@ -4,8 +4,9 @@ import { parseUsdc } from "~/server/money";
 import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app";
 import { createFundedJob } from "./support/jobs";
 
-// G06 on real parts: payouts that reverted on chain or were skipped for a missing wallet, sent
-// again by an admin through the same recorded path (manual oracle, anvil USDC).
+// Money that got stuck, on real parts (manual oracle, anvil USDC): G06, payouts that reverted on
+// chain or were skipped for a missing wallet, sent again by an admin through the same recorded
+// path; G21, whether the operations wallet holds what it owes.
 let app: TestApp;
 let admin: RegisteredAgent;
 let buyer: Awaited<ReturnType<TestApp["registerAgent"]>>;
@@ -95,5 +96,66 @@ describe("retrying payouts", () => {
   it("answers 404 for an unknown job and 401 without credentials", async () => {
     expect((await retry("00000000-0000-4000-8000-000000000000")).status).toBe(404);
     expect((await app.api("POST", "/admin/jobs/00000000-0000-4000-8000-000000000000/retry-payout")).status).toBe(401);
+  });
+});
+
+describe("solvency", () => {
+  const solvency = async () => {
+    const res = await app.api("GET", "/platform/solvency", { key: admin.apiKey });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return { ...res.body, balance: parseUsdc(res.body.usdc_balance), owed: parseUsdc(res.body.liabilities) };
+  };
+
+  it("follows deposits, payouts and refunds: an unreturned overpayment is still owed", async () => {
+    const worker = await app.registerAgent("solvency-worker", { wallet: true });
+    const before = await solvency();
+    expect(before.operations_wallet).toBe(app.opsAddress);
+    expect(before.balance).toBe(await app.balanceOf(app.opsAddress));
+
+    const created = await app.api("POST", "/jobs", {
+      key: buyer.apiKey,
+      body: { title: "Overpaid", description: "D", rubric: "R", price: "10", expiry: Math.floor(Date.now() / 1000) + 3600 },
+    });
+    const taskId = created.body.task_id as string;
+    await app.mintUsdc(buyer.wallet!, "12");
+    const deposit = await app.transferUsdc(buyer.privateKey!, app.opsAddress, "12");
+    await app.mine(12);
+    expect((await app.api("POST", `/jobs/${taskId}/fund`, { key: buyer.apiKey, body: { tx_hash: deposit } })).status).toBe(200);
+    const funded = await solvency();
+    expect(funded.owed - before.owed).toBe(parseUsdc("12"));
+    expect(funded.balance - before.balance).toBe(parseUsdc("12"));
+    expect(funded.jobs_holding_funds).toBe(before.jobs_holding_funds + 1);
+
+    await passWork(taskId, worker);
+    await payoutStatusBecomes(taskId, "success");
+    await app.waitFor("fee sent", async () => (await app.db.transfer.count({ where: { jobId: taskId, status: "success" } })) === 2);
+    const paid = await solvency();
+    // Payout 8 and fee 2 left the wallet; the buyer's 2 over the price is still theirs.
+    expect(paid.owed - before.owed).toBe(parseUsdc("2"));
+    expect(paid.balance - before.balance).toBe(parseUsdc("2"));
+
+    expect((await app.api("POST", `/jobs/${taskId}/refund-excess`, { key: buyer.apiKey })).body.status).toBe("success");
+    const settled = await solvency();
+    expect(settled.owed).toBe(before.owed);
+    expect(settled.balance).toBe(before.balance);
+    expect(settled.solvent).toBe(settled.balance >= settled.owed);
+  });
+
+  it("says when the wallet holds less than it owes, and is for admins only", async () => {
+    const taskId = await createFundedJob(app, buyer, "5");
+    const sink: Address = "0x0000000000000000000000000000000000009938";
+    const held = await app.balanceOf(app.opsAddress);
+    await app.transferUsdc(app.opsKey, sink, (Number(held) / 1e6).toString());
+    const short = await solvency();
+    expect(short.balance).toBe(0n);
+    expect(short.owed).toBeGreaterThanOrEqual(parseUsdc("5"));
+    expect(short).toMatchObject({ solvent: false, solvency_ratio: 0 });
+    await app.mintUsdc(app.opsAddress, (Number(held) / 1e6).toString());
+    expect((await solvency()).balance).toBe(held);
+
+    const outsider = await app.registerAgent("solvency-outsider");
+    expect((await app.api("GET", "/platform/solvency", { key: outsider.apiKey })).status).toBe(403);
+    expect((await app.api("GET", "/platform/solvency")).status).toBe(401);
+    expect((await app.api("POST", `/jobs/${taskId}/cancel`, { key: buyer.apiKey })).status).toBe(200);
   });
 });

@@ -1,0 +1,44 @@
+import type { Address } from "viem";
+import type { Db } from "~/server/db";
+import type { ChainClient } from "~/server/chain/chain";
+import { AppError } from "~/server/errors";
+
+export interface Solvency {
+  operationsWallet: string;
+  usdcBalance: bigint;
+  /** What the wallet still owes: every deposit less what has left the wallet for that job. */
+  liabilities: bigint;
+  jobsHoldingFunds: number;
+  unsentTransfers: { count: number; amount: bigint };
+  checkedAt: Date;
+}
+
+/**
+ * Can the operations wallet pay what it owes (G21)? A job owes its deposit less the transfers
+ * for it that succeeded on chain (payouts, fees, refunds); a job the platform paid extra on
+ * (a dispute overturned after every share was paid) counts as owing nothing, not as a credit
+ * against other jobs. Transfers not yet confirmed are still owed, and listed on their own.
+ */
+export async function getSolvency({ db, chain }: { db: Db; chain: ChainClient }): Promise<Solvency> {
+  const [owed] = await db.$queryRaw<{ liabilities: bigint | null; jobs: bigint }[]>`
+    SELECT SUM(GREATEST(j.deposit_amount - COALESCE(paid.amount, 0), 0))::bigint AS liabilities,
+           COUNT(*) FILTER (WHERE j.deposit_amount > COALESCE(paid.amount, 0)) AS jobs
+    FROM jobs j
+    LEFT JOIN (SELECT task_id, SUM(amount) AS amount FROM transfers WHERE status = 'success' GROUP BY task_id) paid ON paid.task_id = j.task_id
+    WHERE j.deposit_amount IS NOT NULL`;
+  const unsent = await db.transfer.aggregate({ where: { status: { in: ["pending", "sent", "failed", "skipped"] } }, _count: true, _sum: { amount: true } });
+  let usdcBalance: bigint;
+  try {
+    usdcBalance = await chain.getUsdcBalance(chain.opsAddress as Address);
+  } catch (err) {
+    throw new AppError("CHAIN_UNAVAILABLE", `Could not read the operations wallet's balance: ${(err as Error).message}`);
+  }
+  return {
+    operationsWallet: chain.opsAddress,
+    usdcBalance,
+    liabilities: owed?.liabilities ?? 0n,
+    jobsHoldingFunds: Number(owed?.jobs ?? 0),
+    unsentTransfers: { count: unsent._count, amount: unsent._sum.amount ?? 0n },
+    checkedAt: new Date(),
+  };
+}
