@@ -48,7 +48,7 @@ const SECURITY_BY_CREDENTIALS: Record<Credentials, Security> = {
   admin: [{ bearerAuth: [] }, { sessionCookie: [] }],
 };
 
-const SUCCESS_TEXT: Record<number, string> = { 201: "Created", 202: "Accepted; the rest happens in the background" };
+const SUCCESS_TEXT: Record<number, string> = { 201: "Created", 202: "Accepted; the rest happens in the background", 204: "Done; no body" };
 
 
 /**
@@ -74,7 +74,9 @@ function withProcedureMeta(doc: OpenAPIObject): OpenAPIObject {
     const success = op.responses?.["200"];
     if (status !== 200 && success) {
       const { "200": _, ...rest } = op.responses!;
-      op.responses = { ...rest, [status]: { ...success, description: SUCCESS_TEXT[status] ?? `Success (${status})` } };
+      // 204 carries no body at all.
+      const response = status === 204 ? { description: SUCCESS_TEXT[status] } : { ...success, description: SUCCESS_TEXT[status] ?? `Success (${status})` };
+      op.responses = { ...rest, [status]: response };
     }
 
     if (op.security) {

@@ -6,6 +6,7 @@ import { submissionsRouter } from "./routers/submissions";
 import { platformRouter } from "./routers/platform";
 import { disputesRouter } from "./routers/disputes";
 import { adminRouter } from "./routers/admin";
+import { webhooksRouter } from "./routers/webhooks";
 
 export const appRouter = router({
   agents: agentsRouter,
@@ -15,6 +16,7 @@ export const appRouter = router({
   owners: ownersRouter,
   disputes: disputesRouter,
   admin: adminRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,10 +11,18 @@ export const backgroundFunctions = {
     name: "payouts/send-transfer",
     payload: z.object({ transferId: z.string().uuid() }),
   },
+  dispatchWebhooks: {
+    name: "webhooks/dispatch",
+    payload: z.object({}),
+  },
+  deliverWebhook: {
+    name: "webhooks/deliver",
+    payload: z.object({ deliveryId: z.string().uuid() }),
+  },
   sweep: {
     name: "maintenance/sweep",
     payload: z.object({}),
-    // Expires due jobs, re-enqueues stuck submissions and unsent transfers.
+    // Expires due jobs, re-enqueues stuck submissions, unsent transfers and webhook deliveries.
     cron: "* * * * *",
   },
 } as const;

@@ -1,10 +1,12 @@
 import { log } from "~/server/log";
 import PgBoss from "pg-boss";
+import pg from "pg";
 import { backgroundFunctions } from "./catalog";
-import { setDispatcher, setRunnerActive, type Dispatcher } from "./client";
+import { enqueueSafely, setDispatcher, setRunnerActive, type Dispatcher } from "./client";
 import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
+import { JOB_EVENTS_CHANNEL } from "~/server/services/jobs/job-state";
 
 // pg-boss queue names cannot hold '/', so "oracle/evaluate-submission" -> "oracle.evaluate-submission".
 const queueName = (fnName: string) => fnName.replaceAll("/", ".");
@@ -60,6 +62,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     }
     setDispatcher(createSendOnlyDispatcher(boss, workerIds));
     setRunnerActive(workers);
+    const stopListening = workers ? await dispatchWebhooksOnJobEvents(databaseUrl) : async () => undefined;
     if (workers && schedule) {
       await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
       // Crash recovery: anything left judging or unsent by a previous process is queued again
@@ -69,6 +72,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     return {
       boss,
       async stop() {
+        await stopListening();
         setDispatcher(undefined);
         setRunnerActive(false);
         globalForRunner.__agentMarketPgBoss = undefined;
@@ -77,6 +81,30 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     };
   })();
   return globalForRunner.__agentMarketPgBoss;
+}
+
+/**
+ * Webhooks go out as soon as their job event commits: recordJobEvent NOTIFYs inside the
+ * transaction (delivered on commit) and this connection queues one dispatch (a burst of events
+ * makes one). If the connection is
+ * lost, the per-minute sweep still dispatches; Inngest deployments rely on that sweep alone.
+ */
+async function dispatchWebhooksOnJobEvents(databaseUrl: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  let timer: NodeJS.Timeout | undefined;
+  client.on("error", (err) => log.error("job events listener failed; webhooks wait for the sweep", { error: String(err) }));
+  client.on("notification", () => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      void enqueueSafely("dispatchWebhooks", {}, { singletonKey: "dispatch" });
+    }, 20);
+  });
+  await client.connect();
+  await client.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
+  return async () => {
+    clearTimeout(timer);
+    await client.end().catch(() => undefined);
+  };
 }
 
 async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinition): Promise<string> {

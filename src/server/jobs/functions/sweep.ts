@@ -3,6 +3,7 @@ import { enqueueSafely } from "~/server/jobs/client";
 import { defineBackgroundFunction } from "~/server/jobs/define";
 import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
+import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
 
 const STALE_AFTER_MS = 15_000;
 
@@ -25,8 +26,19 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   for (const s of submissions) await enqueueSafely("evaluateSubmission", { submissionId: s.id }, { singletonKey: s.id });
   const transfers = await db.transfer.findMany({ where: { status: { in: ["pending", "sent"] }, updatedAt: { lt: staleBefore } }, select: { id: true }, take: 500 });
   for (const t of transfers) await enqueueSafely("sendTransfer", { transferId: t.id }, { singletonKey: t.id });
+  // Webhooks: events no dispatch has picked up (no listener, or it was down), and deliveries
+  // whose queued attempt was lost.
+  let dispatched = 0;
+  for (let more = true; more; ) {
+    const batch = await dispatchWebhookEvents({ db });
+    for (const deliveryId of batch.deliveryIds) await enqueueSafely("deliverWebhook", { deliveryId }, { singletonKey: deliveryId });
+    dispatched += batch.deliveryIds.length;
+    more = batch.more && dispatched < 5_000;
+  }
+  const deliveries = await db.webhookDelivery.findMany({ where: { status: "pending", updatedAt: { lt: new Date(Date.now() - 10 * 60_000) } }, select: { id: true }, take: 500 });
+  for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
-  return { expired, submissions: submissions.length, transfers: transfers.length, idempotencyKeys };
+  return { expired, submissions: submissions.length, transfers: transfers.length, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys };
 }
 
 export const sweepFunction = defineBackgroundFunction({

@@ -3,7 +3,7 @@ import { Prisma } from "~/generated/prisma/client";
 import { sqlQuery, withSqlTransaction } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { NO_WALLET_WARNING } from "~/server/services/agents/register-agent";
-import { effectiveStatus, isUuid, isWorkable, notWorkableError } from "./job-state";
+import { effectiveStatus, isUuid, isWorkable, JOB_EVENTS_CHANNEL, notWorkableError } from "./job-state";
 import { rowToJob, type JobRow } from "./list-jobs";
 
 // Claims are the hottest write (many agents racing for the same jobs), so this transaction runs
@@ -96,6 +96,8 @@ export async function claimJob({ actor, jobId }: { actor: { agentId: string }; j
         RETURNING *`,
       client,
     );
+    // funded -> claimed is a webhook event (job.claimed): tell the listener when this commits.
+    if (firstWorker) await sqlQuery(Prisma.sql`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')`, client);
     return { job: rowToJob({ ...updated!, participants: null }), participant, walletAddress: worker.wallet_address };
   });
   const { job, participant, walletAddress } = outcome;
