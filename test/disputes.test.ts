@@ -294,15 +294,8 @@ describe("resolving a dispute", () => {
   it("refund_buyer after a payout also returns an overpayment not yet returned, and closes refund-excess", async () => {
     const wallet: Address = "0x0000000000000000000000000000000000008882";
     const worker = await app.registerAgent("paid-worker-2", { wallet });
-    const created = await app.api("POST", "/jobs", {
-      key: buyerB.apiKey,
-      body: { title: "Overpaid", description: "D", rubric: "R", price: "10", expiry: Math.floor(Date.now() / 1000) + 3600 },
-    });
-    const taskId = created.body.task_id as string;
-    await app.mintUsdc(buyerB.wallet!, "13");
-    const deposit = await app.transferUsdc(buyerB.privateKey!, app.opsAddress, "13");
-    await app.mine(12);
-    expect((await app.api("POST", `/jobs/${taskId}/fund`, { key: buyerB.apiKey, body: { tx_hash: deposit } })).body.deposit_amount).toBe("13");
+    const taskId = await createFundedJob(app, buyerB, "10", {}, "13");
+    expect((await app.api("GET", `/jobs/${taskId}`)).body.deposit_amount).toBe("13");
     await submitJudged(taskId, worker, buyerB, true);
     await settled(taskId);
     const filed = await fileDispute(taskId, buyerB, { reason: "the result is plagiarised" });

@@ -112,15 +112,7 @@ describe("solvency", () => {
     expect(before.operations_wallet).toBe(app.opsAddress);
     expect(before.balance).toBe(await app.balanceOf(app.opsAddress));
 
-    const created = await app.api("POST", "/jobs", {
-      key: buyer.apiKey,
-      body: { title: "Overpaid", description: "D", rubric: "R", price: "10", expiry: Math.floor(Date.now() / 1000) + 3600 },
-    });
-    const taskId = created.body.task_id as string;
-    await app.mintUsdc(buyer.wallet!, "12");
-    const deposit = await app.transferUsdc(buyer.privateKey!, app.opsAddress, "12");
-    await app.mine(12);
-    expect((await app.api("POST", `/jobs/${taskId}/fund`, { key: buyer.apiKey, body: { tx_hash: deposit } })).status).toBe(200);
+    const taskId = await createFundedJob(app, buyer, "10", {}, "12");
     const funded = await solvency();
     expect(funded.owed - before.owed).toBe(parseUsdc("12"));
     expect(funded.balance - before.balance).toBe(parseUsdc("12"));
