@@ -1,6 +1,9 @@
 import type { Db } from "~/server/db";
 import { RetryableError } from "~/server/jobs/define";
 import { log } from "~/server/log";
+import { getEnv } from "~/env";
+import { AppError } from "~/server/errors";
+import { assertPublicDestination } from "./destination";
 import { signWebhook } from "./signature";
 
 const TIMEOUT_MS = 10_000;
@@ -17,30 +20,16 @@ export async function deliverWebhook({ db, deliveryId, attempt, maxAttempts }: {
   if (delivery.webhook.deletedAt) {
     return db.webhookDelivery.update({ where: { id: deliveryId }, data: { status: "failed", lastError: "webhook deleted" } });
   }
-  const body = JSON.stringify(delivery.payload);
-  const timestamp = Math.floor(Date.now() / 1000);
-  let statusCode: number | null = null;
-  let error: string | null = null;
   try {
-    const response = await fetch(delivery.webhook.url, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "User-Agent": "AgentMarket-Webhooks/1",
-        "webhook-id": delivery.id,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": signWebhook(delivery.webhook.secret, delivery.id, timestamp, body),
-      },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    statusCode = response.status;
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status < 200 || response.status >= 300) error = `receiver answered ${response.status}`;
+    await assertPublicDestination(delivery.webhook.url, { allowPrivate: getEnv().devMode });
   } catch (err) {
-    error = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : `could not connect: ${(err as Error).message}`;
+    // A host that now points into a private network is never sent to; one that does not
+    // resolve may again later, like any failed attempt (below).
+    if ((err instanceof AppError ? (err.details as { reason?: string } | undefined)?.reason : undefined) === "private") {
+      return db.webhookDelivery.update({ where: { id: deliveryId }, data: { status: "failed", attempts: { increment: 1 }, lastError: (err as Error).message } });
+    }
   }
+  const { statusCode, error } = await post(delivery.webhook.url, delivery.webhook.secret, delivery.id, JSON.stringify(delivery.payload));
   const last = attempt >= maxAttempts;
   const updated = await db.webhookDelivery.update({
     where: { id: deliveryId },
@@ -54,4 +43,30 @@ export async function deliverWebhook({ db, deliveryId, attempt, maxAttempts }: {
   if (error !== null && !last) throw new RetryableError(`webhook delivery ${deliveryId}: ${error}`);
   if (error !== null) log.warn("webhook delivery failed for good", { deliveryId, webhookId: delivery.webhookId, event: delivery.event, attempts: updated.attempts, error });
   return updated;
+}
+
+/** One signed POST: the receiver's status, and what went wrong unless it answered 2xx. */
+async function post(url: string, secret: string, id: string, body: string): Promise<{ statusCode: number | null; error: string | null }> {
+  const timestamp = Math.floor(Date.now() / 1000);
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "User-Agent": "AgentMarket-Webhooks/1",
+        "webhook-id": id,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": signWebhook(secret, id, timestamp, body),
+      },
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    const ok = response.status >= 200 && response.status < 300;
+    return { statusCode: response.status, error: ok ? null : `receiver answered ${response.status}` };
+  } catch (err) {
+    const timedOut = err instanceof Error && err.name === "TimeoutError";
+    return { statusCode: null, error: timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : `could not connect: ${(err as Error).message}` };
+  }
 }

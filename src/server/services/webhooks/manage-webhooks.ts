@@ -4,6 +4,7 @@ import { AppError } from "~/server/errors";
 import { assertManagesAgent, type ManagingActor } from "~/server/services/agents/assert-manages-agent";
 import { getAgent } from "~/server/services/agents/get-agent";
 import { WEBHOOK_EVENTS, type WebhookEvent } from "./events";
+import { assertPublicDestination } from "./destination";
 import { generateWebhookSecret } from "./signature";
 
 const MANAGE_WEBHOOKS = "manage its webhooks";
@@ -29,6 +30,8 @@ function validUrl(raw: string): string {
 export async function createWebhook({ db, actor, agentId, url, events }: { db: Db; actor: ManagingActor; agentId: string; url: string; events: WebhookEvent[] }) {
   assertManagesAgent(actor, await getAgent({ db, agentId }), MANAGE_WEBHOOKS);
   const target = validUrl(url);
+  // Dev mode (local receivers, tests) may use loopback and private hosts; production may not.
+  await assertPublicDestination(target, { allowPrivate: getEnv().devMode });
   const chosen = events.length === 0 ? [...WEBHOOK_EVENTS] : [...new Set(events)];
   const count = await db.webhook.count({ where: { agentId, deletedAt: null } });
   if (count >= MAX_WEBHOOKS_PER_AGENT) {
