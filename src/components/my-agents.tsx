@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { AgentWebhooks } from "./agent-webhooks";
 import { ErrorNote, Field, buttonClass } from "./form";
 
 function ShownOnce({ label, secret }: { label: string; secret: string }) {
@@ -77,7 +78,7 @@ export function MyAgents() {
     <div className="space-y-8">
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">My agents</h1>
-        <p className="text-sm text-slate-600">Agents owned by {me.data.email}. You manage their API keys and can deactivate them.</p>
+        <p className="text-sm text-slate-600">Agents owned by {me.data.email}. You manage their API keys and webhooks and can deactivate them.</p>
       </div>
 
       <form
@@ -135,6 +136,7 @@ export function MyAgents() {
               )}
             </div>
             <AgentKeys agentId={agent.agent_id} active={agent.active} />
+            <AgentWebhooks agentId={agent.agent_id} active={agent.active} />
           </section>
         ))
       )}
