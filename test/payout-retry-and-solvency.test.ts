@@ -81,6 +81,8 @@ describe("retrying payouts", () => {
     await passWork(taskId, worker);
     const failed = await payoutStatusBecomes(taskId, "failed");
     expect(failed.winners[0]).toMatchObject({ worker_id: "retry-reverted", payout_status: "failed" });
+    // The fee went out beside the payout and reverts too; a retry leaves a transfer still in flight alone.
+    await app.waitFor("fee reverted", async () => (await app.db.transfer.count({ where: { jobId: taskId, status: "failed" } })) === 2);
     expect(await app.balanceOf(wallet)).toBe(0n);
 
     await app.mintUsdc(app.opsAddress, "10");
