@@ -64,6 +64,11 @@ const ZEnv = z
       .string()
       .optional()
       .transform((v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)),
+    // Console accounts that act as admins (besides owners marked is_admin in the database).
+    ADMIN_OWNER_EMAILS: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)),
 
     // Local chains only: the key that mints test USDC for POST /api/v1/dev/faucet.
     FAUCET_PRIVATE_KEY: optionalString.pipe(hexPrivateKey.optional()),

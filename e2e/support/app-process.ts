@@ -4,6 +4,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } 
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { E2E_ADMIN_EMAIL } from "./admin";
 
 export interface MarketAppOptions {
   /** The repository root: where scripts/start.ts and .next live. */
@@ -124,6 +125,7 @@ function appEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
     CHAIN_RPC_URL: "",
     DEV_MODE: "",
     ADMIN_AGENT_IDS: "",
+    ADMIN_OWNER_EMAILS: E2E_ADMIN_EMAIL,
     ORACLE_API_KEY: "",
     ORACLE_TIMEOUT_SECONDS: "30",
     INNGEST_EVENT_KEY: "",

@@ -79,6 +79,13 @@ export function MyAgents() {
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">My agents</h1>
         <p className="text-sm text-slate-600">Agents owned by {me.data.email}. You manage their API keys and webhooks and can deactivate them.</p>
+        {me.data.is_admin && (
+          <p className="text-sm">
+            <Link href="/admin" className="text-blue-700 hover:underline">
+              Admin: wallet, disputes and payouts
+            </Link>
+          </p>
+        )}
       </div>
 
       <form

@@ -42,8 +42,8 @@ export async function createContext(opts: { headers: Headers; requestId?: string
     // No API key: maybe a person signed in to the console (next-auth session cookie).
     const owner = await ownerFromSession(opts.headers, env.NEXTAUTH_SECRET);
     if (owner) {
-      const row = await db.owner.findUnique({ where: { id: owner }, select: { id: true, isAdmin: true } });
-      if (row) return { ...base, actor: { kind: "owner", ownerId: row.id, isAdmin: row.isAdmin } };
+      const row = await db.owner.findUnique({ where: { id: owner }, select: { id: true, email: true, isAdmin: true } });
+      if (row) return { ...base, actor: { kind: "owner", ownerId: row.id, isAdmin: row.isAdmin || env.ADMIN_OWNER_EMAILS.includes(row.email) } };
     }
     return { ...base, actor: { kind: "anonymous" } };
   }

@@ -1,0 +1,71 @@
+// An admin signs in to the console and works the money side: reads the operations wallet's
+// solvency, decides a buyer's dispute, and re-sends a payout that was skipped for a missing
+// wallet once the worker has added one.
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD } from "../support/admin";
+import { expect, test } from "../support/fixtures";
+import { expectStatus, uniqueSuffix, unixSecondsFromNow } from "../support/market";
+import { PASSING_MARKER } from "../support/fake-judge";
+
+test("an admin reads solvency, resolves a dispute and retries a skipped payout from /admin", async ({ page, market, request }) => {
+  // A resolved job whose winner had no wallet: its payout was skipped. The buyer disputes it.
+  const buyer = await market.registerBuyer("admin-buyer");
+  const workerId = `walletless-${uniqueSuffix()}`;
+  const registered = (await expectStatus(await request.post("/api/v1/agents", { data: { agent_id: workerId, name: "Walletless" } }), 201, "register worker")) as { api_key: string };
+  const worker = { agentId: workerId, apiKey: registered.api_key, walletAddress: privateKeyToAccount(generatePrivateKey()).address };
+  const job = await market.postFundedJob(buyer, { title: `Admin ${uniqueSuffix()}`, price: "2", expiry: unixSecondsFromNow(3600) });
+  await market.claimJob(worker, job.task_id);
+  await market.submitWork(worker, job.task_id, `A ${PASSING_MARKER} summary`);
+  await expect.poll(async () => (await market.getJob(job.task_id)).payout_status, { timeout: 30_000 }).toBe("skipped");
+  const disputeReason = `The summary copies another source (${uniqueSuffix()})`;
+  await expectStatus(
+    await request.post(`/api/v1/jobs/${job.task_id}/dispute`, { headers: { Authorization: `Bearer ${buyer.apiKey}` }, data: { reason: disputeReason } }),
+    201,
+    "file dispute",
+  );
+
+  // The admin account is made admin by ADMIN_OWNER_EMAILS; it may exist from an earlier test.
+  await page.goto("/sign-up");
+  await page.getByLabel("Name").fill("Ada Admin");
+  await page.getByLabel("Email").fill(E2E_ADMIN_EMAIL);
+  await page.getByLabel("Password").fill(E2E_ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  if (!/\/my-agents$/.test(page.url())) {
+    await page.goto("/sign-in");
+    await page.getByLabel("Email").fill(E2E_ADMIN_EMAIL);
+    await page.getByLabel("Password").fill(E2E_ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  await expect(page).toHaveURL(/\/my-agents$/);
+  await page.getByRole("link", { name: /Admin: wallet, disputes and payouts/ }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+
+  const solvency = page.getByTestId("solvency");
+  await expect(solvency.getByTestId("usdc-balance")).toHaveText(/^\d+(\.\d+)?$/);
+  await expect(solvency.getByTestId("liabilities")).toHaveText(/^\d+(\.\d+)?$/);
+
+  const dispute = page.getByTestId("dispute").filter({ hasText: disputeReason });
+  await expect(dispute).toHaveCount(1);
+  await dispute.getByLabel("Decision").selectOption("uphold");
+  await dispute.getByLabel("Note").fill("The summary is original; the verdict stands");
+  await dispute.getByRole("button", { name: "Resolve" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "resolved: uphold" })).toBeVisible();
+  await expect(page.getByTestId("dispute").filter({ hasText: disputeReason })).toHaveCount(0);
+  const disputes = (await expectStatus(await request.get(`/api/v1/jobs/${job.task_id}/disputes`, { headers: { Authorization: `Bearer ${buyer.apiKey}` } }), 200, "disputes")) as {
+    disputes: { status: string; resolution: string }[];
+  };
+  expect(disputes.disputes[0]).toMatchObject({ status: "resolved", resolution: "uphold" });
+
+  // Before the worker has a wallet the retry says so; after, the payout goes out.
+  await page.getByLabel("Job id").fill(job.task_id);
+  await page.getByRole("button", { name: "Retry payouts" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: workerId })).toContainText("wallet");
+  await expectStatus(
+    await request.patch(`/api/v1/agents/${workerId}`, { headers: { Authorization: `Bearer ${worker.apiKey}` }, data: { wallet_address: worker.walletAddress } }),
+    200,
+    "add wallet",
+  );
+  await page.getByRole("button", { name: "Retry payouts" }).click();
+  await expect(page.getByTestId("retry-result")).toContainText("Payout status: success", { timeout: 30_000 });
+  expect((await market.getJob(job.task_id)).payout_status).toBe("success");
+});

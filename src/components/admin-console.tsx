@@ -1,0 +1,190 @@
+"use client";
+
+import Link from "next/link";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "~/trpc/react";
+import { ErrorNote, Field, buttonClass } from "./form";
+
+const RESOLUTIONS = [
+  { value: "uphold", label: "Uphold (nothing changes)" },
+  { value: "overturn_to_worker", label: "Overturn to the worker (pay them)" },
+  { value: "refund_buyer", label: "Refund the buyer" },
+] as const;
+
+function Solvency() {
+  const trpc = useTRPC();
+  const solvency = useQuery({ ...trpc.platform.solvency.queryOptions(), refetchInterval: 10_000 });
+  return (
+    <section data-testid="solvency" className="space-y-2 rounded-lg bg-white p-4 ring-1 ring-slate-200">
+      <h2 className="font-semibold">Operations wallet</h2>
+      {solvency.error && <ErrorNote>{solvency.error.message}</ErrorNote>}
+      {solvency.data && (
+        <dl className="grid gap-2 text-sm sm:grid-cols-4">
+          <div>
+            <dt className="text-slate-500">USDC held</dt>
+            <dd data-testid="usdc-balance" className="font-mono">{solvency.data.usdc_balance}</dd>
+          </div>
+          <div>
+            <dt className="text-slate-500">Owed (liabilities)</dt>
+            <dd data-testid="liabilities" className="font-mono">{solvency.data.liabilities}</dd>
+          </div>
+          <div>
+            <dt className="text-slate-500">Unsent transfers</dt>
+            <dd className="font-mono">
+              {solvency.data.unsent_transfers.count} ({solvency.data.unsent_transfers.amount} USDC)
+            </dd>
+          </div>
+          <div>
+            <dt className="text-slate-500">Solvency</dt>
+            <dd className={solvency.data.solvent ? "text-emerald-700" : "font-semibold text-rose-700"}>
+              {solvency.data.solvent ? "solvent" : "short"} {solvency.data.solvency_ratio === null ? "" : `(×${solvency.data.solvency_ratio})`}
+            </dd>
+          </div>
+        </dl>
+      )}
+      <p className="text-xs text-slate-500">{solvency.data && `${solvency.data.operations_wallet} · read ${new Date(solvency.data.checked_at).toLocaleTimeString()}`}</p>
+    </section>
+  );
+}
+
+function Disputes() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const open = useQuery(trpc.disputes.list.queryOptions({ status: "open", limit: 50, offset: 0 }));
+  const resolve = useMutation(
+    trpc.disputes.resolve.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.disputes.list.queryKey() }),
+    }),
+  );
+  return (
+    <section className="space-y-3 rounded-lg bg-white p-4 ring-1 ring-slate-200">
+      <h2 className="font-semibold">Open disputes</h2>
+      {resolve.data && (
+        <p role="status" className="rounded-md bg-emerald-50 p-3 text-sm text-emerald-900 ring-1 ring-emerald-200">
+          Dispute on {resolve.data.task_id.slice(0, 8)} resolved: {resolve.data.resolution}; the job is {resolve.data.job_status}
+          {resolve.data.transfers.length > 0 && `; ${resolve.data.transfers.map((t) => `${t.kind} ${t.amount} USDC`).join(", ")} queued`}.
+        </p>
+      )}
+      {resolve.error && <ErrorNote>{resolve.error.message}</ErrorNote>}
+      {open.data?.disputes.length === 0 && <p className="text-sm text-slate-500">No open disputes.</p>}
+      <ul className="space-y-3">
+        {open.data?.disputes.map((d) => (
+          <li key={d.dispute_id} data-testid="dispute" className="space-y-2 rounded-md p-3 ring-1 ring-slate-200">
+            <p className="text-sm">
+              <Link href={`/jobs/${d.task_id}`} className="font-mono text-blue-700 hover:underline">
+                {d.task_id.slice(0, 8)}
+              </Link>{" "}
+              filed by <span className="font-mono">{d.filed_by}</span> on {new Date(d.created_at).toLocaleString()}
+            </p>
+            <blockquote className="border-l-2 border-slate-300 pl-3 text-sm text-slate-700">{d.reason}</blockquote>
+            <form
+              className="flex flex-wrap items-end gap-3"
+              onSubmit={(e) => {
+                e.preventDefault();
+                const form = new FormData(e.currentTarget);
+                const workerId = String(form.get("worker_id") ?? "").trim();
+                resolve.mutate({
+                  dispute_id: d.dispute_id,
+                  resolution: String(form.get("resolution")) as (typeof RESOLUTIONS)[number]["value"],
+                  note: String(form.get("note") ?? ""),
+                  ...(workerId ? { worker_id: workerId } : {}),
+                });
+              }}
+            >
+              <label className="block space-y-1">
+                <span className="text-sm font-medium text-slate-700">Decision</span>
+                <select name="resolution" className="block rounded-md border border-slate-300 bg-white px-3 py-2 text-sm">
+                  {RESOLUTIONS.map((r) => (
+                    <option key={r.value} value={r.value}>
+                      {r.label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <div className="w-44">
+                <Field label="Worker (overturn only)" name="worker_id" placeholder="default: the filer" />
+              </div>
+              <div className="min-w-64 flex-1">
+                <Field label="Note" name="note" required placeholder="why; kept on the dispute and in the job's log" />
+              </div>
+              <button type="submit" disabled={resolve.isPending} className={buttonClass}>
+                Resolve
+              </button>
+            </form>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function PayoutRetry() {
+  const trpc = useTRPC();
+  const retry = useMutation(trpc.admin.retryPayout.mutationOptions());
+  const [taskId, setTaskId] = useState("");
+  return (
+    <section className="space-y-3 rounded-lg bg-white p-4 ring-1 ring-slate-200">
+      <h2 className="font-semibold">Retry a job&apos;s stuck payouts</h2>
+      <p className="text-sm text-slate-600">Sends again every transfer of the job that reverted on chain, or was skipped because the worker had no wallet and now has one.</p>
+      <form
+        className="flex flex-wrap items-end gap-3"
+        onSubmit={(e) => {
+          e.preventDefault();
+          retry.mutate({ task_id: taskId.trim() });
+        }}
+      >
+        <div className="min-w-80 flex-1">
+          <Field label="Job id" name="task_id" value={taskId} onChange={(e) => setTaskId(e.target.value)} required />
+        </div>
+        <button type="submit" disabled={retry.isPending} className={buttonClass}>
+          {retry.isPending ? "Sending…" : "Retry payouts"}
+        </button>
+      </form>
+      {retry.error && <ErrorNote>{retry.error.message}</ErrorNote>}
+      {retry.data && (
+        <div data-testid="retry-result" role="status" className="space-y-1 text-sm">
+          <p>
+            Payout status: <strong>{retry.data.payout_status ?? "none"}</strong>
+          </p>
+          <ul className="text-xs text-slate-600">
+            {retry.data.transfers.map((t) => (
+              <li key={t.transfer_id}>
+                {t.kind} {t.amount} USDC → {t.to_address ?? "no wallet"}: {t.status}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** For admins (owners with is_admin, or listed in ADMIN_OWNER_EMAILS): money and disputes. */
+export function AdminConsole() {
+  const trpc = useTRPC();
+  const me = useQuery({ ...trpc.owners.me.queryOptions(), retry: false });
+  if (me.isPending) return <p className="text-sm text-slate-500">Loading…</p>;
+  if (me.isError) {
+    return (
+      <p className="text-sm text-slate-600">
+        <Link href="/sign-in" className="text-blue-700 hover:underline">
+          Sign in
+        </Link>{" "}
+        with an admin account.
+      </p>
+    );
+  }
+  if (!me.data.is_admin) return <p className="text-sm text-slate-600">This page is for admins; {me.data.email} is not one.</p>;
+  return (
+    <div className="space-y-6">
+      <div>
+        <h1 className="text-2xl font-semibold tracking-tight">Admin</h1>
+        <p className="text-sm text-slate-600">The operations wallet, disputes waiting for a decision, and payouts that got stuck.</p>
+      </div>
+      <Solvency />
+      <Disputes />
+      <PayoutRetry />
+    </div>
+  );
+}
