@@ -170,6 +170,27 @@ describe("webhook deliveries", () => {
     expect(at("/down")).toHaveLength(4);
   });
 
+  it("keeps sending promptly after the database drops the runner's listening connection", async () => {
+    const buyer = await app.registerAgent("hook-reconnect-buyer", { wallet: true });
+    await subscribe(buyer, "/reconnect", ["job.funded"]);
+    const killed = await app.db.$queryRaw<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity
+      WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`;
+    expect(killed).toHaveLength(1);
+    await app.db.$queryRaw`SELECT pg_terminate_backend(${killed[0]!.pid})`;
+    // A new listener comes up within a couple of seconds.
+    await app.waitFor("listener back", async () => {
+      const rows = await app.db.$queryRaw<{ pid: number }[]>`
+        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> ${killed[0]!.pid}`;
+      return rows.length === 1;
+    });
+    const started = Date.now();
+    await createFundedJob(app, buyer, "2");
+    await waitForPost("/reconnect", "job.funded");
+    // Well inside the sweep's minute: it came through the listener, not the sweep.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it("sends nothing to a deleted webhook", async () => {
     const buyer = await app.registerAgent("hook-deleted-buyer", { wallet: true });
     const kept = await subscribe(buyer, "/kept", ["job.funded"]);

@@ -86,24 +86,63 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
 /**
  * Webhooks go out as soon as their job event commits: recordJobEvent NOTIFYs inside the
  * transaction (delivered on commit) and this connection queues one dispatch (a burst of events
- * makes one). If the connection is
- * lost, the per-minute sweep still dispatches; Inngest deployments rely on that sweep alone.
+ * makes one). A lost connection is re-opened with backoff, and a dispatch is queued on every
+ * (re)connect for events that committed meanwhile; the per-minute sweep covers the gap.
+ * Inngest deployments have no listener and rely on that sweep alone.
  */
 async function dispatchWebhooksOnJobEvents(databaseUrl: string): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  let timer: NodeJS.Timeout | undefined;
-  client.on("error", (err) => log.error("job events listener failed; webhooks wait for the sweep", { error: String(err) }));
-  client.on("notification", () => {
-    timer ??= setTimeout(() => {
-      timer = undefined;
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let failures = 0;
+  const dispatchSoon = () => {
+    debounce ??= setTimeout(() => {
+      debounce = undefined;
       void enqueueSafely("dispatchWebhooks", {}, { singletonKey: "dispatch" });
     }, 20);
+  };
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: databaseUrl });
+    const lost = (err?: Error) => {
+      if (stopped || client !== next) return;
+      client = undefined;
+      log.error("job events listener lost; reconnecting (webhooks wait for the sweep meanwhile)", { error: String(err ?? "connection ended") });
+      next.end().catch(() => undefined);
+      scheduleReconnect();
+    };
+    next.on("error", lost);
+    next.on("end", () => lost());
+    next.on("notification", dispatchSoon);
+    client = next;
+    await next.connect();
+    await next.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
+    failures = 0;
+    dispatchSoon();
+  };
+  const scheduleReconnect = () => {
+    // The error and end events and a failed connect can all report one loss: reconnect once.
+    if (stopped || reconnect) return;
+    const delayMs = Math.min(30_000, 500 * 2 ** failures++);
+    reconnect = setTimeout(() => {
+      reconnect = undefined;
+      connect().catch((err) => {
+        client = undefined;
+        log.error("job events listener could not connect", { error: String(err) });
+        scheduleReconnect();
+      });
+    }, delayMs);
+  };
+  await connect().catch((err) => {
+    client = undefined;
+    log.error("job events listener could not connect", { error: String(err) });
+    scheduleReconnect();
   });
-  await client.connect();
-  await client.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
   return async () => {
-    clearTimeout(timer);
-    await client.end().catch(() => undefined);
+    stopped = true;
+    clearTimeout(debounce);
+    clearTimeout(reconnect);
+    await client?.end().catch(() => undefined);
   };
 }
 
