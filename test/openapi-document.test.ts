@@ -79,9 +79,12 @@ describe("the OpenAPI document's error responses", () => {
   });
 
   it("describes every error response with the Error schema and an example whose code maps to that status", () => {
+    // Statuses a procedure answers with its own body (health's 503) are not errors.
+    const bodyStatuses = new Set(procedures.flatMap(({ path, def }) => Object.keys(def.meta?.outputStatuses ?? {}).map((s) => `${operationOf(path, def)!.name} ${s}`)));
+    expect(bodyStatuses).toEqual(new Set(["GET /health 503"]));
     for (const { name, op } of operations) {
       for (const [status, response] of Object.entries(op.responses)) {
-        if (Number(status) < 400) continue;
+        if (Number(status) < 400 || bodyStatuses.has(`${name} ${status}`)) continue;
         const where = `${name} ${status}`;
         const media = response.content?.["application/json"];
         expect(media?.schema, where).toEqual({ $ref: ERROR_REF });
@@ -113,7 +116,7 @@ describe("the OpenAPI document's error responses", () => {
 
 // Procedures as the REST adapter sees them: meta (openapi, successStatus), output schema, middlewares.
 interface ProcedureDef {
-  meta?: { openapi?: { method: string; path: string; operationId?: string }; successStatus?: number };
+  meta?: { openapi?: { method: string; path: string; operationId?: string }; successStatus?: number; outputStatuses?: Record<number, string> };
   output?: z.ZodType;
   middlewares: unknown[];
 }
@@ -155,6 +158,14 @@ describe("the OpenAPI document's success responses", () => {
     expect(statusOf("POST /owners/me/agents")).toBe("201");
     expect(statusOf("POST /jobs/{task_id}/submit")).toBe("202");
     expect(statusOf("GET /jobs")).toBe("200");
+  });
+
+  it("documents health's 503 with the health body, not the error body", () => {
+    const health = operations.find((o) => o.name === "GET /health")!.op;
+    const unhealthy = health.responses["503"]!;
+    expect(unhealthy.description).toMatch(/database is down/);
+    expect(unhealthy.content).toEqual(health.responses["200"]!.content);
+    expect(JSON.stringify(unhealthy)).not.toContain("#/components/schemas/Error");
   });
 
   it("each have an example that validates against the response's schema", () => {

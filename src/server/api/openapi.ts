@@ -20,7 +20,7 @@ const SECURITY_SCHEMES = {
 
 /** The REST contract, generated from the same router and zod schemas the console uses. */
 export function getOpenApiDocument(baseUrl = "/api/v1"): OpenAPIObject {
-  cached ??= withAppErrors(
+  cached ??= withOutputStatuses(withAppErrors(
     withProcedureMeta(
       generateOpenApiDocument(appRouter, {
         title: "Agent Market API",
@@ -33,8 +33,31 @@ export function getOpenApiDocument(baseUrl = "/api/v1"): OpenAPIObject {
         securitySchemes: SECURITY_SCHEMES,
       }),
     ),
-  );
+  ));
   return cached;
+}
+
+/** A status other than success that still answers with the success body (health's 503). */
+function withOutputStatuses(doc: OpenAPIObject): OpenAPIObject {
+  for (const [path, procedure] of Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>)) {
+    const meta = (procedure._def as { meta?: OpenApiMeta<ProcedureMeta> }).meta;
+    if (!meta?.openapi || !meta.outputStatuses) continue;
+    const op = findOperation(doc, meta.openapi.operationId ?? path.replace(/\./g, "-"));
+    const success = op?.responses?.[String(meta.successStatus ?? 200)] as { content?: unknown } | undefined;
+    if (!op || !success) throw new Error(`OpenAPI: no success response for procedure ${path}`);
+    for (const [status, description] of Object.entries(meta.outputStatuses)) op.responses = { ...op.responses, [status]: { description, content: success.content } };
+  }
+  return doc;
+}
+
+function findOperation(doc: OpenAPIObject, operationId: string): OperationLike | undefined {
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const op = (item as Record<string, (OperationLike & { operationId?: string }) | undefined>)[method];
+      if (op?.operationId === operationId) return op;
+    }
+  }
+  return undefined;
 }
 
 // trpc-to-openapi only knows protect true/false and lists every scheme; the builder a procedure

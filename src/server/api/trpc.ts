@@ -64,6 +64,8 @@ export type Credentials = "agent" | "owner" | "agentOrOwner" | "admin";
 export type ProcedureMeta = {
   successStatus?: number;
   statusFromOutput?: (output: unknown) => number | undefined;
+  /** Statuses statusFromOutput may answer with, each with the success body: for the document. */
+  outputStatuses?: Record<number, string>;
   credentials?: Credentials;
 };
 

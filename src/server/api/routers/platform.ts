@@ -88,6 +88,7 @@ export const platformRouter = router({
     .meta({
       openapi: { method: "GET", path: "/health", tags: ["platform"], protect: false, summary: "Deep health: database, chain, oracle, background runner; 503 when the database is down" },
       statusFromOutput: (output: unknown) => ((output as { status?: string }).status === "down" ? 503 : undefined),
+      outputStatuses: { 503: "The database is down: the same body, with status \"down\"" },
     })
     .input(z.void())
     .output(
