@@ -127,4 +127,18 @@ describe("crash recovery", () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
   });
+
+  it("keeps serving when the database closes its connections (a restart, an admin's kill)", async () => {
+    const buyer = await app.registerAgent("disconnect-buyer");
+    // Warm every pool: Prisma (registration), the plain pg pool (lists, key lookups).
+    expect((await app.api("GET", "/jobs?limit=1", { key: buyer.apiKey })).status).toBe(200);
+    const killed = await app.db.$queryRaw<{ n: bigint }[]>`
+      SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`;
+    expect(Number(killed[0]!.n)).toBeGreaterThan(0);
+    // Each pool notices on its next use, drops the dead connection and opens a new one.
+    await app.waitFor("API answers again", async () => (await app.api("GET", "/jobs?limit=1", { key: buyer.apiKey })).status === 200);
+    const created = await app.api("POST", "/jobs", { key: buyer.apiKey, body: { title: "After", description: "D", rubric: "R", price: "2", expiry: Math.floor(Date.now() / 1000) + 3600 } });
+    expect(created.status).toBe(201);
+  });
 });

@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { Prisma } from "~/generated/prisma/client";
 import { getEnv } from "~/env";
+import { log } from "~/server/log";
 
 // A plain pg pool for the hottest paths: job lists and job pages (reads) and claims (a short
 // write transaction). The same SQL, built with Prisma.sql, without Prisma's per-query work:
@@ -16,8 +17,14 @@ const globalForSql = globalThis as unknown as { __agentMarketSqlPool?: pg.Pool }
 
 export function getSqlPool(): pg.Pool {
   const env = getEnv();
-  // The session time zone is UTC so that now() agrees with the UTC values Prisma writes.
-  globalForSql.__agentMarketSqlPool ??= new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DATABASE_SQL_POOL_SIZE, options: "-c TimeZone=UTC" });
+  if (!globalForSql.__agentMarketSqlPool) {
+    // The session time zone is UTC so that now() agrees with the UTC values Prisma writes.
+    const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DATABASE_SQL_POOL_SIZE, options: "-c TimeZone=UTC" });
+    // An idle connection the server closes (a restart, a terminated backend) is dropped from the
+    // pool and reported here; without a listener node-postgres would crash the process.
+    pool.on("error", (err) => log.warn("idle database connection lost", { error: String(err) }));
+    globalForSql.__agentMarketSqlPool = pool;
+  }
   return globalForSql.__agentMarketSqlPool;
 }
 
