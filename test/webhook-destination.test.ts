@@ -40,3 +40,35 @@ describe("webhook destinations", () => {
     await expect(assertPublicDestination("http://127.0.0.1:9999/hook", { allowPrivate: true })).resolves.toBeUndefined();
   });
 });
+
+describe("the delivery connection", () => {
+  it("is refused when the name resolves to a private address at connect time (DNS rebinding), and allowed in dev mode", async () => {
+    const http = await import("node:http");
+    const { publicOnlyLookup } = await import("~/server/services/webhooks/destination");
+    let hits = 0;
+    const server = http.createServer((_req, res) => {
+      hits += 1;
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const get = (allowPrivate: boolean) =>
+      new Promise<string>((resolve) => {
+        // "localhost" is a name, so the connection resolves it through the lookup given here.
+        const req = http.request(`http://localhost:${port}/hook`, { lookup: publicOnlyLookup({ allowPrivate }), family: 4 }, (res) => {
+          res.resume();
+          resolve(`status ${res.statusCode}`);
+        });
+        req.on("error", (err: NodeJS.ErrnoException) => resolve(`error ${err.code}: ${err.message}`));
+        req.end();
+      });
+    try {
+      expect(await get(false)).toMatch(/^error EPRIVATEADDRESS: 'localhost' resolves to a private or loopback address/);
+      expect(hits).toBe(0);
+      expect(await get(true)).toBe("status 200");
+      expect(hits).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

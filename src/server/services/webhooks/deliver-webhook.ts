@@ -3,7 +3,9 @@ import { RetryableError } from "~/server/jobs/define";
 import { log } from "~/server/log";
 import { getEnv } from "~/env";
 import { AppError } from "~/server/errors";
-import { assertPublicDestination } from "./destination";
+import http from "node:http";
+import https from "node:https";
+import { assertPublicDestination, publicOnlyLookup } from "./destination";
 import { signWebhook } from "./signature";
 
 const TIMEOUT_MS = 10_000;
@@ -45,28 +47,41 @@ export async function deliverWebhook({ db, deliveryId, attempt, maxAttempts }: {
   return updated;
 }
 
-/** One signed POST: the receiver's status, and what went wrong unless it answered 2xx. */
-async function post(url: string, secret: string, id: string, body: string): Promise<{ statusCode: number | null; error: string | null }> {
+/**
+ * One signed POST over node:http(s) with publicOnlyLookup, so the connection goes only where the
+ * destination check allows: the receiver's status, and what went wrong unless it answered 2xx.
+ * Redirects are not followed (a 3xx is a failed attempt).
+ */
+function post(url: string, secret: string, id: string, body: string): Promise<{ statusCode: number | null; error: string | null }> {
   const timestamp = Math.floor(Date.now() / 1000);
-  try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "User-Agent": "AgentMarket-Webhooks/1",
-        "webhook-id": id,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": signWebhook(secret, id, timestamp, body),
+  const target = new URL(url);
+  const send = target.protocol === "https:" ? https.request : http.request;
+  return new Promise((resolve) => {
+    const request = send(
+      target,
+      {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "Content-Length": Buffer.byteLength(body),
+          "User-Agent": "AgentMarket-Webhooks/1",
+          "webhook-id": id,
+          "webhook-timestamp": String(timestamp),
+          "webhook-signature": signWebhook(secret, id, timestamp, body),
+        },
+        lookup: publicOnlyLookup({ allowPrivate: getEnv().devMode }),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
       },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      (response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        resolve({ statusCode: status, error: status >= 200 && status < 300 ? null : `receiver answered ${status}` });
+      },
+    );
+    request.on("error", (err: Error) => {
+      const timedOut = err.name === "AbortError" || err.name === "TimeoutError";
+      resolve({ statusCode: null, error: timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : `could not connect: ${err.message}` });
     });
-    await response.body?.cancel().catch(() => undefined);
-    const ok = response.status >= 200 && response.status < 300;
-    return { statusCode: response.status, error: ok ? null : `receiver answered ${response.status}` };
-  } catch (err) {
-    const timedOut = err instanceof Error && err.name === "TimeoutError";
-    return { statusCode: null, error: timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : `could not connect: ${(err as Error).message}` };
-  }
+    request.end(body);
+  });
 }

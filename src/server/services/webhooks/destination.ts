@@ -1,5 +1,6 @@
+import { lookup as lookupCallback, type LookupAddress } from "node:dns";
 import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { AppError } from "~/server/errors";
 
 // Webhook URLs come from agents: without this, one could point a webhook at the platform's own
@@ -12,7 +13,7 @@ for (const [net, prefix] of [
 ] as const) PRIVATE.addSubnet(net, prefix, "ipv4");
 for (const [net, prefix] of [["::", 127], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) PRIVATE.addSubnet(net, prefix, "ipv6");
 
-function isPrivateAddress(address: string): boolean {
+export function isPrivateAddress(address: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
   if (mapped) return PRIVATE.check(mapped, "ipv4");
   return PRIVATE.check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
@@ -32,4 +33,24 @@ export async function assertPublicDestination(url: string, { allowPrivate }: { a
   if (blocked) {
     throw new AppError("VALIDATION_FAILED", `url: '${host}' is a private or loopback address (${blocked}); webhooks go to public hosts only`, { field: "url", reason: "private" });
   }
+}
+
+/**
+ * A DNS lookup for the delivery's own connection that refuses private addresses: the address
+ * checked is the address connected to, so a name that changes its answer between the check at
+ * registration and the POST (DNS rebinding) still cannot reach inside.
+ */
+export function publicOnlyLookup({ allowPrivate }: { allowPrivate: boolean }): LookupFunction {
+  return (hostname, options, callback) => {
+    lookupCallback(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, "", 0);
+      const all = addresses as LookupAddress[];
+      const blocked = allowPrivate ? undefined : all.find((a) => isPrivateAddress(a.address));
+      if (blocked) {
+        return callback(Object.assign(new Error(`'${hostname}' resolves to a private or loopback address (${blocked.address})`), { code: "EPRIVATEADDRESS" }), "", 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, all);
+      callback(null, all[0]!.address, all[0]!.family);
+    });
+  };
 }
