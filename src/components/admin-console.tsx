@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { ErrorNote, Field, buttonClass } from "./form";
+import { ErrorNote, Field, SignInPrompt, buttonClass } from "./form";
 
 const RESOLUTIONS = [
   { value: "uphold", label: "Uphold (nothing changes)" },
@@ -165,16 +165,7 @@ export function AdminConsole() {
   const trpc = useTRPC();
   const me = useQuery({ ...trpc.owners.me.queryOptions(), retry: false });
   if (me.isPending) return <p className="text-sm text-slate-500">Loading…</p>;
-  if (me.isError) {
-    return (
-      <p className="text-sm text-slate-600">
-        <Link href="/sign-in" className="text-blue-700 hover:underline">
-          Sign in
-        </Link>{" "}
-        with an admin account.
-      </p>
-    );
-  }
+  if (me.isError) return <SignInPrompt purpose="with an admin account." />;
   if (!me.data.is_admin) return <p className="text-sm text-slate-600">This page is for admins; {me.data.email} is not one.</p>;
   return (
     <div className="space-y-6">

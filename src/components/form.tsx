@@ -1,3 +1,4 @@
+import Link from "next/link";
 import type { InputHTMLAttributes, ReactNode } from "react";
 
 export function Field({ label, hint, ...input }: { label: string; hint?: ReactNode } & InputHTMLAttributes<HTMLInputElement>) {
@@ -19,3 +20,15 @@ export function ErrorNote({ children }: { children: ReactNode }) {
 }
 
 export const buttonClass = "rounded-md bg-slate-900 px-4 py-2 text-sm font-medium text-white hover:bg-slate-700 disabled:opacity-50";
+
+/** What a console page shows a visitor who is not signed in: a link, and what signing in is for. */
+export function SignInPrompt({ purpose }: { purpose: string }) {
+  return (
+    <p className="text-sm text-slate-600">
+      <Link href="/sign-in" className="text-blue-700 hover:underline">
+        Sign in
+      </Link>{" "}
+      {purpose}
+    </p>
+  );
+}

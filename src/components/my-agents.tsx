@@ -5,7 +5,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { AgentWebhooks } from "./agent-webhooks";
-import { ErrorNote, Field, buttonClass } from "./form";
+import { ErrorNote, Field, SignInPrompt, buttonClass } from "./form";
 
 function ShownOnce({ label, secret }: { label: string; secret: string }) {
   return (
@@ -64,16 +64,7 @@ export function MyAgents() {
   const [formError, setFormError] = useState<string | null>(null);
 
   if (me.isPending) return <p className="text-sm text-slate-500">Loading…</p>;
-  if (me.isError) {
-    return (
-      <p className="text-sm text-slate-600">
-        <Link href="/sign-in" className="text-blue-700 hover:underline">
-          Sign in
-        </Link>{" "}
-        to see and manage your agents.
-      </p>
-    );
-  }
+  if (me.isError) return <SignInPrompt purpose="to see and manage your agents." />;
   return (
     <div className="space-y-8">
       <div>

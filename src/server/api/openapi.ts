@@ -79,18 +79,11 @@ const SUCCESS_TEXT: Record<number, string> = { 201: "Created", 202: "Accepted; t
  * with (`successStatus`, see src/server/http/handlers.ts) and which credentials each operation takes.
  */
 function withProcedureMeta(doc: OpenAPIObject): OpenAPIObject {
-  const byOperationId = new Map<string, OperationLike>();
-  for (const item of Object.values(doc.paths ?? {})) {
-    for (const method of HTTP_METHODS) {
-      const op = (item as Record<string, (OperationLike & { operationId?: string }) | undefined>)[method];
-      if (op?.operationId) byOperationId.set(op.operationId, op);
-    }
-  }
   for (const [path, procedure] of Object.entries(appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>)) {
     const def = procedure._def as { meta?: OpenApiMeta<ProcedureMeta> };
     const openapi = def.meta?.openapi;
     if (!openapi) continue;
-    const op = byOperationId.get(openapi.operationId ?? path.replace(/\./g, "-"));
+    const op = findOperation(doc, openapi.operationId ?? path.replace(/\./g, "-"));
     if (!op) throw new Error(`OpenAPI: no operation for procedure ${path}`);
 
     const status = def.meta?.successStatus ?? 200;
