@@ -15,10 +15,11 @@ export async function authenticateApiKey({ token }: { token: string }) {
     WHERE k.key_hash = ${hashApiKey(token)} AND k.revoked_at IS NULL AND a.deactivated_at IS NULL`);
   if (!key) return null;
   const now = new Date();
-  // Record use at most once a minute per key, so hot keys do not write on every request.
+  // Record use at most once a minute per key, so hot keys do not write on every request. Awaited,
+  // so a listing right after the first use shows it (a failed write only loses the timestamp).
   if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
     const staleBefore = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
-    void sqlQuery(Prisma.sql`
+    await sqlQuery(Prisma.sql`
       UPDATE api_keys SET last_used_at = ${now.toISOString()}::timestamp
       WHERE id = ${key.id}::uuid AND (last_used_at IS NULL OR last_used_at < ${staleBefore.toISOString()}::timestamp)`).catch(() => undefined);
   }
