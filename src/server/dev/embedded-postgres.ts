@@ -271,22 +271,33 @@ async function waitUntilAccepting(adminUrl: string, server: ChildProcess, spawnE
   }
 }
 
-// Tracked on globalThis: the exit hook must be installed once per process.
+// Tracked on globalThis: the hooks must be installed once per process.
 const exitRegistryKey = Symbol.for("agent-market.embedded-postgres.exit");
 type GlobalWithExitRegistry = typeof globalThis & { [exitRegistryKey]?: Set<ChildProcess> };
 
 /**
- * Postgres is told to shut down ("fast": SIGINT) when this process exits. A process killed by a
- * signal leaves it running; the next start in the same data directory adopts it.
+ * Postgres is told to shut down ("fast": SIGINT) when this process exits or is ended by a
+ * signal (a test runner's SIGTERM ends no 'exit' hook). Only SIGKILL leaves it running; the next
+ * start in the same data directory adopts it.
  */
 function stopAtProcessExit(server: ChildProcess): void {
   const scope = globalThis as GlobalWithExitRegistry;
   if (!scope[exitRegistryKey]) {
     const servers = new Set<ChildProcess>();
     scope[exitRegistryKey] = servers;
-    process.on("exit", () => {
+    const stopAll = () => {
       for (const running of servers) running.kill("SIGINT");
-    });
+    };
+    process.on("exit", stopAll);
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    const onSignal = (signal: NodeJS.Signals) => {
+      stopAll();
+      // Listening disabled Node's default "terminate": step aside and deliver the signal again,
+      // to whoever else listens (scripts/start.ts shuts down in its own order) or to the default.
+      for (const each of signals) process.removeListener(each, onSignal);
+      process.kill(process.pid, signal);
+    };
+    for (const signal of signals) process.on(signal, onSignal);
   }
   const servers = scope[exitRegistryKey];
   servers.add(server);
