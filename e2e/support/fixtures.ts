@@ -42,6 +42,23 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   market: async ({ request, depositorKey }, use) => {
     await use(new Market(request, depositorKey));
   },
+
+  // Every console test also proves the pages work under their Content-Security-Policy: any
+  // violation the browser reports (a blocked script, style, connection or frame) fails it.
+  page: async ({ page }, use) => {
+    const violations: string[] = [];
+    // Init scripts come from the browser's tooling, not the page, so the policy does not apply.
+    await page.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) => {
+        console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"} in ${event.documentURI}`);
+      });
+    });
+    page.on("console", (message) => {
+      if (/CSP violation|Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+    await use(page);
+    expect(violations, "Content-Security-Policy violations reported by the browser").toEqual([]);
+  },
 });
 
 export { expect };

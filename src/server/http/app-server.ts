@@ -2,6 +2,7 @@ import { log } from "~/server/log";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { getEnv } from "~/env";
 import { handleTrpcRequest, REST_PREFIX, serveRest, TRPC_PREFIX, type RestResult } from "./handlers";
+import { API_SECURITY_HEADERS } from "./security-headers";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -62,6 +63,9 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
   return http.createServer(async (req, res) => {
     // G23: every response, pages included, says when this is not a real deployment.
     if (devMode) res.setHeader("X-Dev-Mode", "true");
+    // Every response, whoever writes it, starts with the restrictive headers; pages get their
+    // own policy from src/proxy.ts, the API reference page from handlers.ts.
+    for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) res.setHeader(name, value);
     try {
       const path = (req.url ?? "/").split("?")[0]!;
       if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await serveRestNode(req, res);

@@ -7,7 +7,8 @@ import { appRouter } from "~/server/api/root";
 import { createContext } from "~/server/api/trpc";
 import { getOpenApiDocument } from "~/server/api/openapi";
 import { AppError, toAppError } from "~/server/errors";
-import { renderApiReference } from "./api-reference";
+import { API_REFERENCE_CONTENT_SECURITY_POLICY, renderApiReference } from "./api-reference";
+import { API_SECURITY_HEADERS } from "./security-headers";
 
 // Both doors (tRPC for the console, REST for agents) are plain fetch handlers over one router;
 // Next's route handlers and our Node server (src/server/http/app-server.ts) both call them.
@@ -27,7 +28,7 @@ for (const [path, procedure] of Object.entries(appRouter._def.procedures as unkn
 }
 
 function commonHeaders(requestId: string): Record<string, string> {
-  const headers: Record<string, string> = { "X-Request-Id": requestId };
+  const headers: Record<string, string> = { ...API_SECURITY_HEADERS, "X-Request-Id": requestId };
   if (getEnv().devMode) headers["X-Dev-Mode"] = "true";
   return headers;
 }
@@ -120,7 +121,11 @@ export async function serveRest(input: RestInput): Promise<RestResult> {
   try {
     if (input.method === "GET" && path === "/openapi.json") return jsonResult(200, getOpenApiDocument(), headers);
     if (input.method === "GET" && (path === "/docs" || path === "/")) {
-      return { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", ...headers }, body: renderApiReference(getOpenApiDocument()) };
+      return {
+        status: 200,
+        headers: { "Content-Type": "text/html; charset=utf-8", ...headers, "Content-Security-Policy": API_REFERENCE_CONTENT_SECURITY_POLICY },
+        body: renderApiReference(getOpenApiDocument()),
+      };
     }
     const hasBody = input.method !== "GET" && input.method !== "HEAD";
     const body = hasBody ? parseJsonBody(input.body ?? "", input.headers.get("content-type")) : undefined;
