@@ -127,11 +127,16 @@ describe("bad input gets a 4xx naming the field", () => {
     expect((await invalidJson.json()).error.message).toContain("JSON");
   });
 
-  it("answers 404 for unknown jobs and submissions, including malformed ids", async () => {
-    for (const id of ["00000000-0000-0000-0000-000000000000", "not-a-uuid"]) {
-      expect((await app.api("GET", `/jobs/${id}`)).status).toBe(404);
-      expect((await app.api("GET", `/submissions/${id}`)).status).toBe(404);
-    }
+  it("answers 404 for unknown jobs and submissions, and 400 naming the id when it is not a UUID", async () => {
+    const unknown = "00000000-0000-0000-0000-000000000000";
+    expect((await app.api("GET", `/jobs/${unknown}`)).status).toBe(404);
+    expect((await app.api("GET", `/submissions/${unknown}`)).status).toBe(404);
+    const malformedJob = await app.api("GET", "/jobs/not-a-uuid");
+    expect(malformedJob.status).toBe(400);
+    expect(malformedJob.body.error.details.fields).toHaveProperty("task_id");
+    const malformedSubmission = await app.api("GET", "/submissions/not-a-uuid");
+    expect(malformedSubmission.status).toBe(400);
+    expect(malformedSubmission.body.error.details.fields).toHaveProperty("submission_id");
     const route = await app.api("GET", "/no-such-route");
     expect(route.status).toBe(404);
     expect(route.body.error.code).toBe("NOT_FOUND");

@@ -68,7 +68,9 @@ describe("filing a dispute", () => {
     await app.api("POST", `/jobs/${taskId}/claim`, { key: idle.apiKey });
 
     expect((await fileDispute("00000000-0000-4000-8000-000000000000", worker)).status).toBe(404);
-    expect((await fileDispute("not-a-job", worker)).body.error.code).toBe("JOB_NOT_FOUND");
+    const malformed = await fileDispute("not-a-job", worker);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.details.fields).toHaveProperty("task_id");
     expect((await app.api("POST", `/jobs/${taskId}/dispute`, { body: { reason: "x" } })).status).toBe(401);
     const strangers = await fileDispute(taskId, stranger);
     expect(strangers.status).toBe(403);

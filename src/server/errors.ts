@@ -145,14 +145,32 @@ function prismaCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** SQLSTATE of an error from the plain pg pool (src/server/db-sql.ts). */
+/**
+ * SQLSTATE of a database error: from the plain pg pool (src/server/db-sql.ts), or the one
+ * Prisma's driver adapter carries (meta.driverAdapterError) when it has no code of its own.
+ */
 function postgresCode(e: unknown): string | undefined {
-  if (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "error" && "severity" in e) {
+  if (typeof e !== "object" || e === null) return undefined;
+  if ((e as { name?: unknown }).name === "error" && "severity" in e) {
     const code = (e as { code?: unknown }).code;
     return typeof code === "string" ? code : undefined;
   }
-  return undefined;
+  const meta = (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta;
+  const code = meta?.driverAdapterError?.cause?.originalCode;
+  return typeof code === "string" ? code : undefined;
 }
+
+// Postgres refusing a value the request carried (data exceptions): a NUL in text (22021) or
+// jsonb (22P05), text that is no uuid/number/JSON (22P02; an unpaired surrogate in JSON is one),
+// a number or time beyond its type (22003, 22007, 22008, 22009), text too long (22001). The schemas at
+// the edge (src/server/api/schemas.ts, src/server/input-bounds.ts) refuse all of these naming
+// the field; this is the net behind them, so a value they miss is still the client's 400. The
+// server never builds such values itself, which is what makes the 400 honest; Postgres does not
+// say which field, so the answer cannot either. Other database errors stay 500.
+const INPUT_VALUE_SQLSTATES = new Set(["22001", "22003", "22007", "22008", "22009", "22021", "22P02", "22P05"]);
+// The same refusals as Prisma names them: value too long, invalid input value, out of range,
+// a number that does not fit int8.
+const INPUT_VALUE_PRISMA_CODES = new Set(["P2000", "P2007", "P2020", "P2033"]);
 
 /**
  * Turn anything thrown inside a procedure into an AppError. Unknown errors become INTERNAL
@@ -173,6 +191,11 @@ export function toAppError(error: unknown, trpcCode?: TRPC_ERROR_CODE_KEY): AppE
   if (pcode === "P2002" || sqlState === "23505") return new AppError("CONFLICT", "Already exists");
   // A deadlock or serialization failure: nothing was written; the same request can be retried.
   if (pcode === "P2034" || sqlState === "40P01" || sqlState === "40001") return new AppError("CONFLICT", "The request collided with a concurrent one and was not applied; retry it");
+  if ((pcode && INPUT_VALUE_PRISMA_CODES.has(pcode)) || (sqlState && INPUT_VALUE_SQLSTATES.has(sqlState))) {
+    return new AppError("VALIDATION_FAILED", "A value in the request cannot be stored: text with a NUL character or invalid Unicode, or a number or time out of range", {
+      database_code: sqlState ?? pcode,
+    });
+  }
   if (trpcCode && TRPC_TO_APP[trpcCode]) {
     return new AppError(TRPC_TO_APP[trpcCode]!, (error as Error).message || trpcCode);
   }

@@ -1,12 +1,13 @@
 import { log } from "~/server/log";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { createOpenApiNodeHttpHandler } from "trpc-to-openapi";
-import type { AnyTRPCProcedure, TRPCError } from "@trpc/server";
+import { TRPCError, type AnyTRPCProcedure } from "@trpc/server";
 import { getEnv } from "~/env";
 import { appRouter } from "~/server/api/root";
 import { createContext } from "~/server/api/trpc";
 import { getOpenApiDocument } from "~/server/api/openapi";
 import { AppError, toAppError } from "~/server/errors";
+import { jsonInputProblem } from "~/server/input-bounds";
 import { API_REFERENCE_CONTENT_SECURITY_POLICY, renderApiReference } from "./api-reference";
 import { API_SECURITY_HEADERS } from "./security-headers";
 
@@ -15,6 +16,7 @@ import { API_SECURITY_HEADERS } from "./security-headers";
 
 export const REST_PREFIX = "/api/v1";
 export const TRPC_PREFIX = "/api/trpc";
+/** Both doors: larger bodies are 413; the JSON inside must also pass jsonInputProblem (depth, text). */
 const MAX_BODY_BYTES = 256 * 1024;
 
 // Success statuses other than 200 come from procedure meta: a fixed one (201, 202) or one
@@ -87,11 +89,15 @@ function parseJsonBody(text: string, contentType: string | null): unknown {
   if (contentType && !contentType.includes("json")) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Send JSON with Content-Type: application/json (got '${contentType}')`);
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new AppError("BAD_REQUEST", `body: not valid JSON (${(err as Error).message})`, { field: "body" });
   }
+  const problem = jsonInputProblem(body);
+  if (problem) throw problem;
+  return body;
 }
 
 // The REST core answers only once the whole body has arrived, so nothing needs to abort a call.
@@ -171,13 +177,46 @@ export async function handleRestRequest(request: Request): Promise<Response> {
   return new Response(result.body || null, { status: result.status, headers: result.headers });
 }
 
-export async function handleTrpcRequest(request: Request): Promise<Response> {
-  const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
+/**
+ * The tRPC door's input, held to the REST door's limits before tRPC parses it: the body's size,
+ * and each call's input (in the body, or the `input` query parameter of a GET) by
+ * jsonInputProblem. Input tRPC cannot parse is left for tRPC to refuse in its own words.
+ */
+function trpcInputProblem(url: URL, body: string | undefined): AppError | undefined {
+  if (body !== undefined && Buffer.byteLength(body) > MAX_BODY_BYTES) return new AppError("PAYLOAD_TOO_LARGE", `Request body is over ${MAX_BODY_BYTES} bytes`);
+  const text = body ?? url.searchParams.get("input");
+  if (!text) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  // A batch is { "0": input, "1": input, ... }: each input is held to the limits on its own.
+  const inputs = url.searchParams.has("batch") && parsed && typeof parsed === "object" ? Object.values(parsed) : [parsed];
+  for (const input of inputs) {
+    const problem = jsonInputProblem(input);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+export async function handleTrpcRequest(incoming: Request): Promise<Response> {
+  const requestId = incoming.headers.get("x-request-id") ?? crypto.randomUUID();
+  const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
+  const body = hasBody ? await incoming.text() : undefined;
+  const request = hasBody ? new Request(incoming.url, { method: incoming.method, headers: incoming.headers, body }) : incoming;
+  const inputProblem = trpcInputProblem(new URL(incoming.url), body);
   const response = await fetchRequestHandler({
     endpoint: TRPC_PREFIX,
     req: request,
     router: appRouter,
-    createContext: () => createContext({ headers: request.headers, requestId }),
+    // Refusing here, where tRPC builds the context, answers every call of a batch in tRPC's own
+    // error shape (through the error formatter), before any input reaches a procedure.
+    createContext: () => {
+      if (inputProblem) throw new TRPCError({ code: inputProblem.trpcCode, message: inputProblem.message, cause: inputProblem });
+      return createContext({ headers: request.headers, requestId });
+    },
     onError: ({ error, path }) => {
       if (toAppError(error, error.code).code === "INTERNAL") {
         log.error("unhandled error in procedure", { path, error: String(error.cause ?? error) });

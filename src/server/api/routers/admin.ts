@@ -3,6 +3,7 @@ import { adminProcedure, router } from "~/server/api/trpc";
 import { ZTransferDto, toTransferDto } from "~/server/api/dto";
 import { sampleFeeTransfer, sampleJob, sampleTransfer } from "~/server/api/examples";
 import { getChain } from "~/server/chain/chain";
+import { ZUuid } from "~/server/api/schemas";
 import { actorLabel } from "~/server/services/agents/assert-manages-agent";
 import { retryTransfers } from "~/server/services/transfers/retry-transfers";
 
@@ -16,7 +17,7 @@ export const adminRouter = router({
         summary: "Send a job's failed or wallet-less transfers again: payouts, fees and refunds (admins)",
       },
     })
-    .input(z.object({ task_id: z.string().meta({ description: "the job's id", example: sampleJob.task_id }) }))
+    .input(z.object({ task_id: ZUuid.meta({ description: "the job's id", example: sampleJob.task_id }) }))
     .output(
       z
         .object({ task_id: z.string(), payout_status: z.string().nullable(), transfers: z.array(ZTransferDto) })

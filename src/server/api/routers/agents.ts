@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { agentOrOwnerProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZAgentDto, ZApiKeyDto, toAgentDto, toApiKeyDto } from "~/server/api/dto";
-import { ZPaging } from "~/server/api/schemas";
+import { ZAgentId, ZBoolQuery, ZPaging, ZTag, ZTags, ZUuid, zText } from "~/server/api/schemas";
 import { sampleAgent, sampleApiKey, sampleApiKeySecret, sampleEarning, sampleNewAgent } from "~/server/api/examples";
 import { formatUsdc } from "~/server/money";
 import { ARTIFACT_TYPES } from "~/server/services/jobs/create-job";
@@ -13,19 +13,12 @@ import { deactivateAgent } from "~/server/services/agents/deactivate-agent";
 import { listAgentEarnings } from "~/server/services/agents/list-agent-earnings";
 import { createApiKey, listApiKeys, revokeApiKey } from "~/server/services/agents/manage-api-keys";
 
-const ZAgentId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be 1–100 letters, digits, '_', '.' or '-', starting with a letter or digit");
-const ZAgentPath = { agent_id: z.string().meta({ example: "writer-bot-1" }) };
-const ZName = z.string().trim().min(1).max(200).meta({ example: "Writer Bot" });
-const ZWallet = z.string().nullish().meta({ description: "0x address payouts are sent to", example: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" });
-const ZCapabilities = z
-  .array(z.string().trim().min(1).max(64))
-  .max(32)
-  .meta({ description: "tags jobs can require; stored lower-case and unique", example: ["summarisation", "python"] });
+const ZAgentPath = { agent_id: ZAgentId.meta({ example: "writer-bot-1" }) };
+const ZName = zText({ min: 1, max: 200 }).meta({ example: "Writer Bot" });
+// The service checks it is a 0x address; this only bounds what it reads.
+const ZWallet = zText({ max: 100, trim: false }).nullish().meta({ description: "0x address payouts are sent to", example: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" });
+const ZCapabilities = ZTags.meta({ description: "tags jobs can require; stored lower-case and unique", example: ["summarisation", "python"] });
 const ZPreferredArtifactTypes = z.array(z.enum(ARTIFACT_TYPES)).max(16).meta({ example: ["text", "markdown"] });
-// Query strings carry text: "false" must mean false, not a truthy string.
-const ZBoolQuery = z.enum(["true", "false"]).transform((v) => v === "true");
 const usdc = z.string().meta({ description: "USDC amount as a decimal string", example: "8" });
 
 const ZAgentWithWarnings = ZAgentDto.extend({ warnings: z.array(z.string()).meta({ description: "e.g. no wallet_address: payouts will be skipped" }) });
@@ -85,8 +78,8 @@ export const agentsRouter = router({
     })
     .input(
       z.object({
-        name: z.string().trim().min(1).max(200).optional().meta({ description: "case-insensitive part of the name" }),
-        capability: z.string().trim().min(1).max(64).optional().meta({ description: "agents that declared this tag", example: "summarisation" }),
+        name: zText({ min: 1, max: 200 }).optional().meta({ description: "case-insensitive part of the name" }),
+        capability: ZTag.optional().meta({ description: "agents that declared this tag", example: "summarisation" }),
         min_reputation: z.coerce.number().min(0).max(1).optional(),
         include_inactive: ZBoolQuery.default(false).meta({ description: "also list deactivated agents" }),
         sort_by: z.enum(["created_at", "reputation", "jobs_completed", "total_earned"]).default("created_at"),
@@ -241,7 +234,7 @@ export const agentsRouter = router({
 
   revokeApiKey: agentOrOwnerProcedure
     .meta({ openapi: { method: "DELETE", path: "/agents/{agent_id}/api-keys/{key_id}", tags: ["api keys"], summary: "Revoke an API key (effective on the next request)" } })
-    .input(z.object({ ...ZAgentPath, key_id: z.string() }))
+    .input(z.object({ ...ZAgentPath, key_id: ZUuid }))
     .output(ZApiKeyDto)
     .mutation(async ({ ctx, input }) => toApiKeyDto(await revokeApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, keyId: input.key_id }))),
 });

@@ -2,14 +2,14 @@ import { z } from "zod";
 import { adminProcedure, agentProcedure, router } from "~/server/api/trpc";
 import { ZJobStatus, ZTransferDto, toTransferDto } from "~/server/api/dto";
 import { ZDisputeDto, ZDisputeResolution, ZDisputeStatus, toDisputeDto } from "~/server/api/dto-disputes";
-import { ZPaging } from "~/server/api/schemas";
+import { ZAgentId, ZPaging, ZUuid, zText } from "~/server/api/schemas";
 import { sampleDispute, sampleFeeTransfer, sampleTransfer } from "~/server/api/examples";
 import { effectiveStatus } from "~/server/services/jobs/job-state";
 import { fileDispute } from "~/server/services/disputes/file-dispute";
 import { listDisputes, listJobDisputes } from "~/server/services/disputes/list-disputes";
 import { resolveDispute } from "~/server/services/disputes/resolve-dispute";
 
-const ZTaskId = z.object({ task_id: z.string().meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
+const ZTaskId = z.object({ task_id: ZUuid.meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
 
 /** The admin named on the decision: an agent by id, a console owner as `owner:<id>`. */
 function deciderOf(actor: { kind: string; agentId?: string; ownerId?: string }): string {
@@ -24,8 +24,8 @@ export const disputesRouter = router({
     })
     .input(
       ZTaskId.extend({
-        reason: z.string().trim().min(1).max(5000).meta({ example: "My summary meets every rubric item; the verdict was wrong" }),
-        submission_id: z.string().optional().meta({ description: "the submission in question; a worker may only name their own" }),
+        reason: zText({ min: 1, max: 5000 }).meta({ example: "My summary meets every rubric item; the verdict was wrong" }),
+        submission_id: ZUuid.optional().meta({ description: "the submission in question; a worker may only name their own" }),
       }),
     )
     .output(ZDisputeDto)
@@ -67,10 +67,10 @@ export const disputesRouter = router({
     .meta({ openapi: { method: "POST", path: "/disputes/{dispute_id}/resolve", tags: ["disputes"], summary: "Decide a dispute: uphold, overturn_to_worker (pays a share) or refund_buyer (admins)" } })
     .input(
       z.object({
-        dispute_id: z.string(),
+        dispute_id: ZUuid,
         resolution: ZDisputeResolution,
-        worker_id: z.string().optional().meta({ description: "overturn_to_worker: who is paid; default the filer if a worker, else the disputed submission's worker" }),
-        note: z.string().trim().min(1).max(5000).meta({ description: "why; kept on the dispute and in the job's event log" }),
+        worker_id: ZAgentId.optional().meta({ description: "overturn_to_worker: who is paid; default the filer if a worker, else the disputed submission's worker" }),
+        note: zText({ min: 1, max: 5000 }).meta({ description: "why; kept on the dispute and in the job's event log" }),
       }),
     )
     .output(

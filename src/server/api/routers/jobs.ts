@@ -3,7 +3,7 @@ import { agentProcedure, assertActsAs, idempotently, publicProcedure, router, ty
 import { ZJobDto, ZJobStatus, ZSubmissionDto, ZTransferDto, canSeeSubmissionDetail, toJobDto, toSubmissionDto, toTransferDto, type JobViewer } from "~/server/api/dto";
 import { getChain } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
-import { formatUsdc, parseUsdc } from "~/server/money";
+import { formatUsdc } from "~/server/money";
 import { ARTIFACT_TYPES, createJob } from "~/server/services/jobs/create-job";
 import { listJobs } from "~/server/services/jobs/list-jobs";
 import { getJob } from "~/server/services/jobs/get-job";
@@ -18,26 +18,16 @@ import { refundExcess } from "~/server/services/jobs/refund-excess";
 import { getJobReceipt, getJobResult, listJobEvents } from "~/server/services/jobs/read-job-extras";
 import { listJobSubmissions } from "~/server/services/submissions/read-submissions";
 import { getAgent } from "~/server/services/agents/get-agent";
-import { ZPaging } from "~/server/api/schemas";
+import { ZAgentId, ZBoolQuery, ZCursor, ZPaging, ZTag, ZTags, ZUnixSeconds, ZUsdcQuery, ZUuid, zText, zUsdcAmount } from "~/server/api/schemas";
 import { sampleDepositTxHash, sampleFeeTransfer, sampleJob, sampleSubmission, sampleTransfer } from "~/server/api/examples";
 
-const ZTaskId = z.object({ task_id: z.string().meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
-const ZUsdcInput = (field: string) =>
-  z.union([z.string(), z.number().positive()], { error: (iss) => (iss.input === undefined ? "is required" : `must be a USDC amount such as "5" or "2.50"`) }).meta({ description: `${field} in USDC, e.g. "5" or "2.50"`, example: "5" });
-const ZTags = z.array(z.string().trim().min(1).max(64)).max(32);
-const ZBoolQuery = z.enum(["true", "false"]).transform((v) => v === "true");
+const ZTaskId = z.object({ task_id: ZUuid.meta({ description: "the job's id", example: "3f1c9a52-8a0e-4c52-9a43-5b2f0e7f1d10" }) });
+const ZTitle = zText({ min: 1, max: 200 });
+const ZLongText = zText({ min: 1, max: 20_000 });
+const ZReason = zText({ max: 1000, trim: false });
 
 function viewerOf(actor: Actor): JobViewer {
   return actor.kind === "agent" ? { agentId: actor.agentId, isAdmin: actor.isAdmin } : {};
-}
-
-function usdcOrFail(value: string | number | undefined, field: string): bigint | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return parseUsdc(value);
-  } catch (err) {
-    throw new AppError("VALIDATION_FAILED", `${field}: ${(err as Error).message}`, { field });
-  }
 }
 
 const ZEvent = z.object({
@@ -56,20 +46,20 @@ export const jobsRouter = router({
     .meta({ openapi: { method: "POST", path: "/jobs", tags: ["jobs"], summary: "Post a job (open until funded); accepts Idempotency-Key" }, successStatus: 201 })
     .input(
       z.object({
-        title: z.string().trim().min(1).max(200).meta({ example: "Summarise this article" }),
-        description: z.string().trim().min(1).max(20_000),
-        rubric: z.string().trim().min(1).max(20_000).meta({ example: "1. Under 100 words. 2. Mentions the main finding." }),
-        price: ZUsdcInput("price"),
+        title: ZTitle.meta({ example: "Summarise this article" }),
+        description: ZLongText,
+        rubric: ZLongText.meta({ example: "1. Under 100 words. 2. Mentions the main finding." }),
+        price: zUsdcAmount(`price in USDC, e.g. "5" or "2.50"`),
         artifact_type: z.enum(ARTIFACT_TYPES).default("text"),
         output_schema: z.record(z.string(), z.unknown()).optional().meta({ description: "JSON Schema the delivery must satisfy (artifact_type json)" }),
-        expiry: z.number().int().positive().meta({ description: "unix seconds", example: 1893456000 }),
+        expiry: ZUnixSeconds.meta({ description: "unix seconds", example: 1893456000 }),
         max_submissions: z.number().int().min(1).max(10_000).optional(),
         max_retries: z.number().int().min(1).max(1_000).optional().meta({ description: "attempts allowed per worker" }),
         min_reputation: z.number().min(0).max(1).optional(),
         fee_bps: z.number().int().min(0).max(5000).optional().meta({ description: "platform fee in basis points (default PLATFORM_FEE_BPS)" }),
         max_winners: z.number().int().min(1).max(100).optional().meta({ description: "the first N passing submissions share the price equally" }),
         required_capabilities: ZTags.optional().meta({ description: "tags a worker must have declared to claim", example: ["summarisation"] }),
-        buyer_id: z.string().optional().meta({ description: "optional; must be the API key's agent" }),
+        buyer_id: ZAgentId.optional().meta({ description: "optional; must be the API key's agent" }),
       }),
     )
     .output(ZJobDto)
@@ -105,17 +95,17 @@ export const jobsRouter = router({
     .input(
       z.object({
         status: ZJobStatus.optional(),
-        buyer_id: z.string().optional(),
-        worker_id: z.string().optional().meta({ description: "jobs this agent is actively working on; 'me' for yourself" }),
+        buyer_id: ZAgentId.optional().meta({ description: "jobs of this buyer; 'me' for yourself" }),
+        worker_id: ZAgentId.optional().meta({ description: "jobs this agent is actively working on; 'me' for yourself" }),
         artifact_type: z.enum(ARTIFACT_TYPES).optional(),
-        min_price: z.string().optional().meta({ example: "1" }),
-        max_price: z.string().optional().meta({ example: "50" }),
-        capability: z.string().optional().meta({ description: "jobs that require this tag" }),
+        min_price: ZUsdcQuery.optional().meta({ description: "USDC, inclusive", example: "1" }),
+        max_price: ZUsdcQuery.optional().meta({ description: "USDC, inclusive", example: "50" }),
+        capability: ZTag.optional().meta({ description: "jobs that require this tag" }),
         eligible: ZBoolQuery.optional().meta({ description: "only jobs whose min_reputation and required capabilities you meet (needs an API key)" }),
         unclaimed_by_me: ZBoolQuery.optional().meta({ description: "only jobs you have not claimed (needs an API key)" }),
         sort_by: z.enum(["created_at", "price", "expiry"]).default("created_at"),
         sort_order: z.enum(["asc", "desc"]).default("desc"),
-        cursor: z.string().optional().meta({ description: "next_cursor from the previous page; ignores offset" }),
+        cursor: ZCursor.optional().meta({ description: "next_cursor from the previous page; ignores offset" }),
         ...ZPaging,
       }),
     )
@@ -142,8 +132,8 @@ export const jobsRouter = router({
           buyerId: input.buyer_id === "me" ? me : input.buyer_id,
           workerId: input.worker_id === "me" ? me : input.worker_id,
           artifactType: input.artifact_type,
-          minPrice: usdcOrFail(input.min_price, "min_price"),
-          maxPrice: usdcOrFail(input.max_price, "max_price"),
+          minPrice: input.min_price,
+          maxPrice: input.max_price,
           capability: input.capability?.trim().toLowerCase(),
           eligibleFor: agent ? { agentId: agent.id, reputation: agent.reputation, capabilities: agent.capabilities } : undefined,
           unclaimedBy: input.unclaimed_by_me ? me : undefined,
@@ -168,10 +158,10 @@ export const jobsRouter = router({
     .meta({ openapi: { method: "PATCH", path: "/jobs/{task_id}", tags: ["jobs"], summary: "Edit a job: anything while open, only a later expiry once funded" } })
     .input(
       ZTaskId.extend({
-        title: z.string().trim().min(1).max(200).optional(),
-        description: z.string().trim().min(1).max(20_000).optional(),
-        rubric: z.string().trim().min(1).max(20_000).optional(),
-        expiry: z.number().int().positive().optional().meta({ description: "unix seconds" }),
+        title: ZTitle.optional(),
+        description: ZLongText.optional(),
+        rubric: ZLongText.optional(),
+        expiry: ZUnixSeconds.optional().meta({ description: "unix seconds" }),
         max_submissions: z.number().int().min(1).max(10_000).nullable().optional(),
         max_retries: z.number().int().min(1).max(1_000).nullable().optional(),
         min_reputation: z.number().min(0).max(1).optional(),
@@ -200,7 +190,7 @@ export const jobsRouter = router({
 
   fund: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/fund", tags: ["jobs"], summary: "Fund a job with a USDC transfer to the operations wallet; accepts Idempotency-Key" } })
-    .input(ZTaskId.extend({ tx_hash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash"), buyer_id: z.string().optional() }))
+    .input(ZTaskId.extend({ tx_hash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash"), buyer_id: ZAgentId.optional() }))
     .output(
       ZJobDto.extend({ warnings: z.array(z.string()) }).meta({
         example: { ...sampleJob, status: "funded", active_workers: 0, participants: [], warnings: [] },
@@ -216,7 +206,7 @@ export const jobsRouter = router({
 
   claim: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/claim", tags: ["jobs"], summary: "Join a funded job as a worker; accepts Idempotency-Key" } })
-    .input(ZTaskId.extend({ worker_id: z.string().optional() }))
+    .input(ZTaskId.extend({ worker_id: ZAgentId.optional() }))
     .output(
       z
         .object({ task_id: z.string(), worker_id: z.string(), claimed_at: z.string(), status: z.string(), job_status: ZJobStatus, warnings: z.array(z.string()) })
@@ -234,7 +224,7 @@ export const jobsRouter = router({
 
   unclaim: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/unclaim", tags: ["jobs"], summary: "Leave a job you claimed" } })
-    .input(ZTaskId.extend({ worker_id: z.string().optional(), reason: z.string().max(1000).optional() }))
+    .input(ZTaskId.extend({ worker_id: ZAgentId.optional(), reason: ZReason.optional() }))
     .output(
       z
         .object({ status: z.literal("unclaimed"), task_id: z.string(), worker_id: z.string(), unclaimed_at: z.string() })
@@ -248,7 +238,7 @@ export const jobsRouter = router({
 
   submit: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202 })
-    .input(ZTaskId.extend({ content: z.string().min(1), worker_id: z.string().optional() }))
+    .input(ZTaskId.extend({ content: zText({ min: 1, trim: false }), worker_id: ZAgentId.optional() }))
     .output(ZSubmissionDto)
     .mutation(({ ctx, input }) =>
       idempotently(ctx, "jobs.submit", input, async () => {
@@ -260,7 +250,7 @@ export const jobsRouter = router({
 
   cancel: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/cancel", tags: ["jobs"], summary: "Cancel an open, funded or claimed job" } })
-    .input(ZTaskId.extend({ buyer_id: z.string().optional(), reason: z.string().max(1000).optional() }))
+    .input(ZTaskId.extend({ buyer_id: ZAgentId.optional(), reason: ZReason.optional() }))
     .output(ZJobDto)
     .mutation(async ({ ctx, input }) => {
       assertActsAs(ctx.actor, "buyer_id", input.buyer_id);
@@ -269,7 +259,7 @@ export const jobsRouter = router({
 
   refund: agentProcedure
     .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/refund", tags: ["jobs"], summary: "Return an expired or cancelled job's deposit to the buyer; accepts Idempotency-Key" } })
-    .input(ZTaskId.extend({ buyer_id: z.string().optional() }))
+    .input(ZTaskId.extend({ buyer_id: ZAgentId.optional() }))
     .output(
       z
         .object({ task_id: z.string(), refund_status: z.string(), refund_tx_hash: z.string().nullable(), amount: z.string(), transfer: ZTransferDto })
@@ -477,7 +467,7 @@ export const jobsRouter = router({
 
   submissions: publicProcedure
     .meta({ openapi: { method: "GET", path: "/jobs/{task_id}/submissions", tags: ["submissions"], protect: false, summary: "A job's submissions with oracle steps; offset or cursor paging" } })
-    .input(ZTaskId.extend({ status: z.enum(["judging", "passed", "failed"]).optional(), cursor: z.string().optional(), ...ZPaging }))
+    .input(ZTaskId.extend({ status: z.enum(["judging", "passed", "failed"]).optional(), cursor: ZCursor.optional(), ...ZPaging }))
     .output(
       z
         .object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_cursor: z.string().nullable() })

@@ -3,6 +3,7 @@ import { ownerProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { ZAgentDto, toAgentDto } from "~/server/api/dto";
 import { getOwner, listOwnedAgents, signUpOwner } from "~/server/services/owners/manage-owners";
 import { registerAgent } from "~/server/services/agents/register-agent";
+import { ZAgentId, zText } from "~/server/api/schemas";
 import { sampleAgent, sampleNewAgent, sampleNoWalletWarning, sampleOwner } from "~/server/api/examples";
 
 const ZOwnerDto = z.object({ owner_id: z.string(), email: z.string(), name: z.string(), is_admin: z.boolean(), created_at: z.string() }).meta({ id: "Owner", example: sampleOwner });
@@ -16,7 +17,7 @@ function toOwnerDto(o: { id: string; email: string; name: string; isAdmin: boole
 export const ownersRouter = router({
   signUp: publicProcedure
     .meta({ openapi: { method: "POST", path: "/owners", tags: ["owners"], protect: false, summary: "Create a console account (an owner of agents)" }, successStatus: 201 })
-    .input(z.object({ email: z.email(), name: z.string().trim().min(1).max(200), password: z.string().min(8, "must be at least 8 characters").max(200) }))
+    .input(z.object({ email: z.email().max(320), name: zText({ min: 1, max: 200 }), password: zText({ max: 200, trim: false }).min(8, "must be at least 8 characters") }))
     .output(ZOwnerDto)
     .mutation(async ({ ctx, input }) => toOwnerDto(await signUpOwner({ db: ctx.db, email: input.email, name: input.name, password: input.password }))),
 
@@ -35,9 +36,9 @@ export const ownersRouter = router({
     .meta({ openapi: { method: "POST", path: "/owners/me/agents", tags: ["owners"], summary: "Register an agent owned by the signed-in owner (its API key is shown once)" }, successStatus: 201 })
     .input(
       z.object({
-        agent_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be 1–100 letters, digits, '_', '.' or '-', starting with a letter or digit").optional(),
-        name: z.string().trim().min(1).max(200),
-        wallet_address: z.string().nullish(),
+        agent_id: ZAgentId.optional(),
+        name: zText({ min: 1, max: 200 }),
+        wallet_address: zText({ max: 100, trim: false }).nullish(),
       }),
     )
     .output(

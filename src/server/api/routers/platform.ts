@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { adminProcedure, publicProcedure, router } from "~/server/api/trpc";
 import { formatUsdc } from "~/server/money";
+import { zText } from "~/server/api/schemas";
 import { getChain } from "~/server/chain/chain";
 import { getDepositInfo } from "~/server/services/platform/deposit-info";
 import { checkHealth } from "~/server/services/platform/check-health";
@@ -147,7 +148,7 @@ export const platformRouter = router({
 
   faucet: publicProcedure
     .meta({ openapi: { method: "POST", path: "/dev/faucet", tags: ["dev"], protect: false, summary: "Mint test USDC (embedded local chain only)" } })
-    .input(z.object({ address: z.string(), amount: z.union([z.string(), z.number()]).default("100") }))
+    .input(z.object({ address: zText({ max: 100 }), amount: z.union([zText({ max: 40 }), z.number()]).default("100") }))
     .output(
       z
         .object({ tx_hash: z.string(), address: z.string(), amount: z.string() })

@@ -3,13 +3,13 @@ import { agentProcedure, idempotently, publicProcedure, router } from "~/server/
 import { ZSubmissionDto, canSeeSubmissionDetail, toSubmissionDto } from "~/server/api/dto";
 import { getSubmission, listWorkerSubmissions } from "~/server/services/submissions/read-submissions";
 import { recordVerdict } from "~/server/services/submissions/record-verdict";
-import { ZPaging } from "~/server/api/schemas";
+import { ZAgentId, ZCursor, ZPaging, ZUuid, zText } from "~/server/api/schemas";
 import { sampleSubmission } from "~/server/api/examples";
 
 export const submissionsRouter = router({
   list: agentProcedure
     .meta({ openapi: { method: "GET", path: "/submissions", tags: ["submissions"], summary: "Submissions across jobs by one worker (worker_id=me for yours), newest first" } })
-    .input(z.object({ worker_id: z.string().meta({ example: "me" }), status: z.enum(["judging", "passed", "failed"]).optional(), cursor: z.string().optional(), ...ZPaging }))
+    .input(z.object({ worker_id: ZAgentId.meta({ example: "me" }), status: z.enum(["judging", "passed", "failed"]).optional(), cursor: ZCursor.optional(), ...ZPaging }))
     .output(
       z
         .object({ submissions: z.array(ZSubmissionDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_cursor: z.string().nullable() })
@@ -30,7 +30,7 @@ export const submissionsRouter = router({
 
   get: publicProcedure
     .meta({ openapi: { method: "GET", path: "/submissions/{submission_id}", tags: ["submissions"], protect: false, summary: "One submission and its verdict" } })
-    .input(z.object({ submission_id: z.string() }))
+    .input(z.object({ submission_id: ZUuid }))
     .output(ZSubmissionDto)
     .query(async ({ ctx, input }) => {
       const submission = await getSubmission({ db: ctx.db, submissionId: input.submission_id });
@@ -41,11 +41,11 @@ export const submissionsRouter = router({
     .meta({ openapi: { method: "POST", path: "/submissions/{submission_id}/verdict", tags: ["submissions"], summary: "The buyer's or an admin's verdict on a judging submission" } })
     .input(
       z.object({
-        submission_id: z.string(),
+        submission_id: ZUuid,
         // A literal, not z.boolean(): the REST adapter coerces booleans, and "false" must not pass.
         passed: z.literal([true, false], { error: "must be true or false" }),
         score: z.number().int().min(0).max(100).optional(),
-        reason: z.string().trim().min(1).max(5000),
+        reason: zText({ min: 1, max: 5000 }),
       }),
     )
     .output(

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { agentOrOwnerProcedure, router } from "~/server/api/trpc";
-import { ZPaging } from "~/server/api/schemas";
+import { ZAgentId, ZPaging, ZUuid, zText } from "~/server/api/schemas";
 import { sampleJob } from "~/server/api/examples";
 import type { Webhook, WebhookDelivery } from "~/generated/prisma/client";
 import { WEBHOOK_EVENTS } from "~/server/services/webhooks/events";
 import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks } from "~/server/services/webhooks/manage-webhooks";
 
-const ZAgentPath = { agent_id: z.string().meta({ description: "the agent's id", example: "buyer-bot" }) };
+const ZAgentPath = { agent_id: ZAgentId.meta({ description: "the agent's id", example: "buyer-bot" }) };
 const ZWebhookEvent = z.enum(WEBHOOK_EVENTS);
 
 const sampleWebhook = {
@@ -76,7 +76,7 @@ export const webhooksRouter = router({
     .input(
       z.object({
         ...ZAgentPath,
-        url: z.string().min(1).max(2000).meta({ description: "where to POST; https outside dev mode", example: sampleWebhook.url }),
+        url: zText({ min: 1, max: 2000, trim: false }).meta({ description: "where to POST; https outside dev mode", example: sampleWebhook.url }),
         events: z.array(ZWebhookEvent).max(WEBHOOK_EVENTS.length).default([]).meta({ description: "which events; empty or absent for all", example: sampleWebhook.events }),
       }),
     )
@@ -98,7 +98,7 @@ export const webhooksRouter = router({
 
   delete: agentOrOwnerProcedure
     .meta({ openapi: { method: "DELETE", path: "/agents/{agent_id}/webhooks/{webhook_id}", tags: ["webhooks"], summary: "Stop a webhook (its delivery log stays)" }, successStatus: 204 })
-    .input(z.object({ ...ZAgentPath, webhook_id: z.string() }))
+    .input(z.object({ ...ZAgentPath, webhook_id: ZUuid }))
     .output(z.void())
     .mutation(async ({ ctx, input }) => {
       await deleteWebhook({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, webhookId: input.webhook_id });
@@ -106,7 +106,7 @@ export const webhooksRouter = router({
 
   deliveries: agentOrOwnerProcedure
     .meta({ openapi: { method: "GET", path: "/agents/{agent_id}/webhooks/{webhook_id}/deliveries", tags: ["webhooks"], summary: "A webhook's delivery log, newest first: status, attempts, last answer" } })
-    .input(z.object({ ...ZAgentPath, webhook_id: z.string(), ...ZPaging }))
+    .input(z.object({ ...ZAgentPath, webhook_id: ZUuid, ...ZPaging }))
     .output(
       z
         .object({ deliveries: z.array(ZDeliveryDto), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })

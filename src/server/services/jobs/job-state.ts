@@ -1,8 +1,13 @@
 import type { Job, JobStatus, Prisma } from "~/generated/prisma/client";
 import type { DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
+import { isUuid } from "~/server/input-bounds";
 import { WEBHOOK_EVENT_BY_KIND } from "~/server/services/webhooks/events";
 import { rowToJob, type JobRow } from "./list-jobs";
+
+// Services that look up ids from elsewhere (the background runner, other services) still check
+// them: the API refuses malformed ids at the door, but not every caller comes through it.
+export { isUuid };
 
 // The job state machine (#30-#33):
 //   open -> funded -> claimed (>= 1 active worker) -> resolved
@@ -12,16 +17,10 @@ import { rowToJob, type JobRow } from "./list-jobs";
 //   expired | cancelled -> resolved when a dispute is overturned to a worker
 // Every transition goes through transitionJob, which also writes the job's event log.
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Statuses in which a job accepts claims and work. */
 export const WORKABLE_STATUSES: readonly JobStatus[] = ["funded", "claimed"];
 /** Statuses that turn into expired once the expiry passes. */
 export const EXPIRABLE_STATUSES: readonly JobStatus[] = ["open", "funded", "claimed"];
-
-export function isUuid(value: string): boolean {
-  return UUID_RE.test(value);
-}
 
 export function isWorkable(status: JobStatus): boolean {
   return WORKABLE_STATUSES.includes(status);

@@ -1,6 +1,7 @@
 import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
 import { parseJsonTimestamp, sqlQuery } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
+import { isIsoTimestamp, isUuid, MAX_INT8 } from "~/server/input-bounds";
 
 export type JobSortField = "created_at" | "price" | "expiry";
 
@@ -44,29 +45,34 @@ export function encodeCursor(payload: CursorPayload): string {
   return Buffer.from(JSON.stringify(payload)).toString("base64url");
 }
 
+const NOT_A_CURSOR = () => new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
+
+/**
+ * A cursor is client input like any other: anything not exactly what encodeCursor writes (a
+ * UUID id, and a price that fits int8 or an ISO time Postgres can hold) is refused here, as a
+ * 400 naming `cursor`, before it can reach SQL.
+ */
 function decodeCursor(cursor: string, sortBy: JobSortField, sortOrder: "asc" | "desc"): CursorPayload {
+  let parsed: Partial<CursorPayload> | null;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorPayload;
-    if (typeof parsed.v !== "string" || typeof parsed.id !== "string") throw new Error("shape");
-    if (parsed.s !== sortBy || parsed.o !== sortOrder) {
-      throw new AppError("VALIDATION_FAILED", "cursor: was made for another sort_by/sort_order; start again without a cursor", { field: "cursor" });
-    }
-    return parsed;
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<CursorPayload> | null;
+  } catch {
+    throw NOT_A_CURSOR();
   }
+  if (typeof parsed !== "object" || parsed === null || typeof parsed.v !== "string" || !isUuid(parsed.id)) throw NOT_A_CURSOR();
+  if (parsed.s !== sortBy || parsed.o !== sortOrder) {
+    throw new AppError("VALIDATION_FAILED", "cursor: was made for another sort_by/sort_order; start again without a cursor", { field: "cursor" });
+  }
+  const fits = sortBy === "price" ? /^\d{1,19}$/.test(parsed.v) && BigInt(parsed.v) <= MAX_INT8 : isIsoTimestamp(parsed.v);
+  if (!fits) throw NOT_A_CURSOR();
+  return parsed as CursorPayload;
 }
 
 function sortValueSql(sortBy: JobSortField, value: string): Prisma.Sql {
+  if (sortBy === "price") return Prisma.sql`${value}::bigint`;
   // The ISO string, not a Date: pg would send a Date in the server's local zone, and the
   // columns hold UTC. Casting '...Z' to timestamp keeps the UTC wall time.
-  if (sortBy === "price") {
-    if (!/^\d+$/.test(value)) throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
-    return Prisma.sql`${value}::bigint`;
-  }
-  if (Number.isNaN(Date.parse(value))) throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
-  return Prisma.sql`${new Date(value).toISOString()}::timestamp`;
+  return Prisma.sql`${value}::timestamp`;
 }
 
 /** Status filter that agrees with effectiveStatus: a job past its expiry counts as expired. */

@@ -1,7 +1,7 @@
 import type { Prisma, SubmissionStatus } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
 import { AppError } from "~/server/errors";
-import { isUuid } from "~/server/services/jobs/job-state";
+import { isIsoTimestamp, isUuid } from "~/server/input-bounds";
 
 export async function getSubmission({ db, submissionId }: { db: Db; submissionId: string }) {
   const submission = isUuid(submissionId)
@@ -16,14 +16,18 @@ interface SubmissionCursor {
   id: string;
 }
 
+/** Exactly what pageSubmissions writes (an ISO time Postgres can hold, a UUID), else a 400 naming `cursor`. */
 function decodeCursor(cursor: string): SubmissionCursor {
+  let parsed: Partial<SubmissionCursor> | null = null;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as SubmissionCursor;
-    if (typeof parsed.t !== "string" || !isUuid(parsed.id) || Number.isNaN(Date.parse(parsed.t))) throw new Error("shape");
-    return parsed;
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Partial<SubmissionCursor> | null;
   } catch {
+    // falls through to the refusal below
+  }
+  if (typeof parsed !== "object" || parsed === null || !isIsoTimestamp(parsed.t) || !isUuid(parsed.id)) {
     throw new AppError("VALIDATION_FAILED", "cursor: not a cursor returned by this endpoint", { field: "cursor" });
   }
+  return parsed as SubmissionCursor;
 }
 
 /** Keyset paging in (created_at, id) order, oldest first: stable under concurrent inserts. */
