@@ -32,10 +32,12 @@ async function startEmbeddedDatabase() {
 }
 
 async function startEmbeddedChain() {
-  const { startAnvil, ANVIL_DEV_PRIVATE_KEYS } = await import("~/server/dev/anvil");
+  const { startDurableAnvil, ANVIL_DEV_PRIVATE_KEYS } = await import("~/server/dev/anvil");
   const { deployTestUsdc } = await import("~/server/chain/deploy-test-usdc");
   await fs.mkdir(dataDir, { recursive: true });
-  const anvil = await startAnvil({ port: Number(process.env.EMBEDDED_CHAIN_PORT ?? 8545), blockTimeSeconds: 1, stateFile: path.join(dataDir, "anvil-state.json") });
+  // Outlives this process if it crashes (no mined block is lost); the next start uses it again.
+  const anvil = await startDurableAnvil({ dataDir, port: Number(process.env.EMBEDDED_CHAIN_PORT ?? 8545), blockTimeSeconds: 1 });
+  if (anvil.reused) console.log(`Local chain still running from the last start (pid ${anvil.pid}); using it`);
   const keys = ANVIL_DEV_PRIVATE_KEYS as readonly Hex[];
   // The chain state survives restarts (anvil --state), so reuse the contract when it is there.
   const chainFile = path.join(dataDir, "chain.json");

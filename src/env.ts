@@ -48,6 +48,9 @@ const ZEnv = z
     OPS_PRIVATE_KEY: hexPrivateKey,
     TREASURY_ADDRESS: hexAddress,
     CONFIRMATIONS: intFromString(12, { min: 0, max: 1000 }),
+    // An outgoing transfer not final after this long is reported stuck (/health, solvency); one
+    // still unmined at the head of the operations wallet's queue is re-priced.
+    TRANSFER_STUCK_AFTER_SECONDS: intFromString(300, { min: 5, max: 86_400 }),
 
     MIN_TASK_AMOUNT: usdcDecimal.default("1"),
     PLATFORM_FEE_BPS: intFromString(2000, { min: 0, max: 5000 }),

@@ -164,7 +164,7 @@ describe("signed USDC payouts", () => {
     expect(await chain.getTransferReceipt(txHash)).toBeNull();
 
     expect(await chain.broadcastSignedTx(signedTx)).toBe(txHash);
-    expect(await chain.waitForTransferReceipt(txHash, 10_000)).toEqual({ status: "success" });
+    expect(await chain.waitForTransferReceipt(txHash, 10_000)).toMatchObject({ status: "success" });
     expect(await chain.getUsdcBalance(payee.address)).toBe(before + usdc("7"));
   });
 
@@ -182,7 +182,7 @@ describe("signed USDC payouts", () => {
     } finally {
       await testClient.setAutomine(true);
     }
-    expect(await chain.waitForTransferReceipt(txHash, 10_000)).toEqual({ status: "success" });
+    expect(await chain.waitForTransferReceipt(txHash, 10_000)).toMatchObject({ status: "success" });
 
     // Mined: the node now rejects it for its used nonce, which is this very transaction.
     expect(await chain.broadcastSignedTx(signedTx)).toBe(txHash);
@@ -210,8 +210,8 @@ describe("signed USDC payouts", () => {
     await chain.broadcastSignedTx(second.signedTx);
     await chain.broadcastSignedTx(first.signedTx);
 
-    expect(await chain.waitForTransferReceipt(first.txHash, 10_000)).toEqual({ status: "success" });
-    expect(await chain.waitForTransferReceipt(second.txHash, 10_000)).toEqual({ status: "success" });
+    expect(await chain.waitForTransferReceipt(first.txHash, 10_000)).toMatchObject({ status: "success" });
+    expect(await chain.waitForTransferReceipt(second.txHash, 10_000)).toMatchObject({ status: "success" });
     expect(await chain.getUsdcBalance(payee.address)).toBe(payeeBefore + usdc("4"));
     expect(await chain.getUsdcBalance(secondPayee.address)).toBe(secondBefore + usdc("6"));
     expect(await chain.getPendingNonce()).toBe(nonce + 2);
@@ -221,7 +221,7 @@ describe("signed USDC payouts", () => {
     const opsBalance = await chain.getUsdcBalance(ops.address);
     const { signedTx, txHash } = await chain.signUsdcTransfer({ to: payee.address, amount: opsBalance + 1n, nonce: await chain.getPendingNonce() });
     await chain.broadcastSignedTx(signedTx);
-    expect(await chain.waitForTransferReceipt(txHash, 10_000)).toEqual({ status: "reverted" });
+    expect(await chain.waitForTransferReceipt(txHash, 10_000)).toMatchObject({ status: "reverted" });
     expect(await chain.getUsdcBalance(ops.address)).toBe(opsBalance);
   });
 });

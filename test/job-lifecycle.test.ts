@@ -143,9 +143,10 @@ describe("money: fees, overpayment, receipts, multiple winners", () => {
     expect(result.body.result_data).toHaveLength(5000);
     expect((await app.api("GET", `/jobs/${id}/result`, { key: stranger.apiKey })).status).toBe(403);
 
+    // A transfer has its hash once broadcast, and is `success` once CONFIRMATIONS blocks deep.
     const receipt = await app.waitFor("receipt complete", async () => {
       const r = await app.api("GET", `/jobs/${id}/receipt`, { key: worker.apiKey });
-      return r.body.payouts?.[0]?.fee_tx_hash ? r : null;
+      return r.body.payouts?.[0]?.fee_tx_hash && r.body.payouts[0].status === "success" ? r : null;
     });
     expect(receipt.body.payouts[0]).toMatchObject({ worker_id: "fee-worker", gross: "10", fee: "1", net: "9", status: "success" });
     expect(receipt.body.payouts[0].tx_hash).toMatch(/^0x/);

@@ -128,6 +128,25 @@ describe("crash recovery", () => {
     expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
   });
 
+  it("shows in /health how long ready background work has waited, and degrades when nothing picks it up", async () => {
+    const healthy = await app.api("GET", "/health");
+    expect(healthy.body.checks.background_runner).toMatchObject({ ok: true });
+    expect(healthy.body.checks.background_runner.detail).toMatch(/oldest ready \d+ s ago/);
+
+    // No worker is running, and a sweep has been ready to run for two minutes.
+    const restart = await app.stopRunner();
+    await app.db.$executeRaw`
+      INSERT INTO pgboss.job (name, data, state, start_after, created_on)
+      VALUES ('maintenance.sweep', '{}'::jsonb, 'created', now() - interval '2 minutes', now() - interval '2 minutes')`;
+    const stalled = await app.api("GET", "/health");
+    expect(stalled.body.status).toBe("degraded");
+    expect(stalled.body.checks.background_runner.ok).toBe(false);
+    expect(stalled.body.checks.background_runner.detail).toMatch(/oldest ready 1[2-9]\d s ago\), .*nothing has been picked up for over 60 s/);
+
+    await restart();
+    await app.waitFor("the waiting sweep picked up", async () => (await app.api("GET", "/health")).body.checks.background_runner.ok === true);
+  });
+
   it("keeps serving when the database closes its connections (a restart, an admin's kill)", async () => {
     const buyer = await app.registerAgent("disconnect-buyer");
     // Warm every pool: Prisma (registration), the plain pg pool (lists, key lookups).

@@ -108,7 +108,12 @@ async function removeAbandonedDataDirs(dataParent: string): Promise<void> {
     // postmaster.pid's first line is the postmaster's pid; the file is gone after a clean stop.
     const postmasterPid = Number((readTextFile(path.join(dir, "postgres", "postmaster.pid")) ?? "").split("\n")[0]);
     const inUse = [runnerPid, postmasterPid].some((pid) => Number.isInteger(pid) && pid > 0 && isRunning(pid));
-    if (!inUse && Number.isInteger(runnerPid) && runnerPid > 0) await fs.rm(dir, { recursive: true, force: true });
+    if (!inUse && Number.isInteger(runnerPid) && runnerPid > 0) {
+      // The embedded chain runs in a session of its own (it outlives an app crash): end it too.
+      const anvilPid = Number(/"pid":(\d+)/.exec(readTextFile(path.join(dir, "anvil.json")) ?? "")?.[1]);
+      if (Number.isInteger(anvilPid) && anvilPid > 0 && isRunning(anvilPid)) signalProcess(anvilPid, "SIGKILL");
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import type { Server } from "node:http";
+import path from "node:path";
 import { createPublicClient, createTestClient, createWalletClient, http, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
@@ -14,6 +16,11 @@ export interface TestAppOptions {
   confirmations?: number;
   adminAgentIds?: string[];
   extraEnv?: Record<string, string>;
+  /**
+   * Run the server and the background runner in a child process (test/support/app-child.ts)
+   * instead of this one, so the test can kill it as a crash would (`crash()`) and `restart()` it.
+   */
+  appProcess?: boolean;
 }
 
 export interface RegisteredAgent {
@@ -29,7 +36,9 @@ export interface RegisteredAgent {
  */
 export async function startTestApp(options: TestAppOptions = {}) {
   const database = await createTestDatabase();
-  const anvil = await startAnvil();
+  // Blocks come with every transaction and every 0.2 s, as on a live chain: outgoing transfers
+  // become final (CONFIRMATIONS deep) by themselves, deposits still need tests to mine.
+  const anvil = await startAnvil({ blockTimeSeconds: 0.2, mixedMining: true });
   const keys = ANVIL_DEV_PRIVATE_KEYS;
   const deployerKey = keys[0] as Hex;
   const opsKey = keys[1] as Hex;
@@ -65,16 +74,23 @@ export async function startTestApp(options: TestAppOptions = {}) {
   const { startPgBossRunner } = await import("~/server/jobs/pg-boss-runner");
   const { createAppServer, listen } = await import("~/server/http/app-server");
   const { closeDb, getDb } = await import("~/server/db");
-  let runner = await startPgBossRunner({ databaseUrl: database.databaseUrl });
-  const server: Server = createAppServer();
-  const port = await listen(server, 0, "127.0.0.1");
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let runner = options.appProcess ? undefined : await startPgBossRunner({ databaseUrl: database.databaseUrl });
+  let server: Server | undefined;
+  let child: ChildProcess | undefined;
+  let baseUrl: string;
+  if (options.appProcess) {
+    ({ child, baseUrl } = await startAppProcess());
+  } else {
+    server = createAppServer();
+    baseUrl = `http://127.0.0.1:${await listen(server, 0, "127.0.0.1")}`;
+  }
 
   const publicClient = createPublicClient({ chain: foundry, transport: http(anvil.rpcUrl), cacheTime: 0 });
+  let blockTimer: NodeJS.Timeout | undefined;
   const testClient = createTestClient({ chain: foundry, mode: "anvil", transport: http(anvil.rpcUrl) });
 
-  async function api(method: string, path: string, opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-    const res = await fetch(`${baseUrl}/api/v1${path}`, {
+  async function api(method: string, urlPath: string, opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const res = await fetch(`${baseUrl}/api/v1${urlPath}`, {
       method,
       headers: {
         ...(opts.body !== undefined ? { "Content-Type": "application/json" } : {}),
@@ -94,7 +110,9 @@ export async function startTestApp(options: TestAppOptions = {}) {
   }
 
   return {
-    baseUrl,
+    get baseUrl() {
+      return baseUrl;
+    },
     usdcAddress,
     treasury,
     opsAddress: privateKeyToAccount(opsKey).address,
@@ -103,6 +121,8 @@ export async function startTestApp(options: TestAppOptions = {}) {
     db: getDb(),
     api,
     publicClient,
+    /** anvil's test actions: mining control, snapshots, base fee. */
+    testClient,
 
     /** Registers an agent; with `wallet: true` it gets an anvil account holding ETH for gas. */
     async registerAgent(agentId: string, opts: { wallet?: boolean | Address } = {}): Promise<RegisteredAgent & { privateKey?: Hex }> {
@@ -138,6 +158,24 @@ export async function startTestApp(options: TestAppOptions = {}) {
       await testClient.mine({ blocks });
     },
 
+    /**
+     * The chain stops making blocks by itself: only when the test mines, and with each
+     * transaction unless `automine` is false (then transactions wait in the mempool).
+     */
+    async manualBlocks({ automine = true }: { automine?: boolean } = {}) {
+      clearInterval(blockTimer);
+      blockTimer = undefined;
+      await testClient.setIntervalMining({ interval: 0 });
+      await testClient.setAutomine(automine);
+    },
+
+    /** Blocks by themselves again: with each transaction and every 200 ms (as at the start). */
+    async autoBlocks() {
+      await testClient.setAutomine(true);
+      // anvil's RPC takes whole seconds for interval mining, so the test mines the 200 ms blocks.
+      blockTimer ??= setInterval(() => void testClient.mine({ blocks: 1 }).catch(() => undefined), 200);
+    },
+
     async balanceOf(address: Address): Promise<bigint> {
       return publicClient.readContract({ address: usdcAddress, abi: usdcAbi, functionName: "balanceOf", args: [address] });
     },
@@ -154,16 +192,32 @@ export async function startTestApp(options: TestAppOptions = {}) {
 
     /** Stops the background runner, as a crash would, and returns a function that starts it again. */
     async stopRunner() {
-      await runner.stop();
+      await runner!.stop();
       return async () => {
         runner = await startPgBossRunner({ databaseUrl: database.databaseUrl });
       };
     },
 
+    /** With `appProcess`: SIGKILL the app's process, mid-whatever it was doing. */
+    async crash() {
+      await killProcess(child!);
+      child = undefined;
+    },
+
+    /** With `appProcess`: start the app again on the same database and chain (a new port). */
+    async restart() {
+      ({ child, baseUrl } = await startAppProcess());
+    },
+
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
-      await runner.stop();
+      clearInterval(blockTimer);
+      if (server) {
+        const s = server;
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeAllConnections?.();
+      }
+      if (child) await killProcess(child);
+      await runner?.stop();
       await closeDb();
       await (await import("~/server/db-sql")).closeSqlPool();
       await anvil.stop();
@@ -173,3 +227,45 @@ export async function startTestApp(options: TestAppOptions = {}) {
 }
 
 export type TestApp = Awaited<ReturnType<typeof startTestApp>>;
+
+const APP_CHILD_SCRIPT = path.join(import.meta.dirname, "app-child.ts");
+const REPO_ROOT = path.join(import.meta.dirname, "..", "..");
+
+/** The app in a child process with this process's (prepared) environment; resolves once it listens. */
+function startAppProcess(): Promise<{ child: ChildProcess; baseUrl: string }> {
+  // One node process (tsx as a loader, not its CLI, which would run the app in a grandchild that
+  // a SIGKILL would miss).
+  const child = spawn(process.execPath, ["--import", "tsx", APP_CHILD_SCRIPT], { cwd: REPO_ROOT, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`app process did not start in 30 s:\n${output}`)), 30_000);
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-8_000);
+      const match = /LISTENING (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, baseUrl: `http://127.0.0.1:${match[1]}` });
+      }
+    };
+    child.stdout!.on("data", (chunk: Buffer) => {
+      collect(chunk);
+      if (process.env.TEST_APP_OUTPUT) process.stdout.write(chunk);
+    });
+    // Drained always (a full pipe would stall the app); echoed so failures show the app's log.
+    child.stderr!.on("data", (chunk: Buffer) => {
+      collect(chunk);
+      process.stderr.write(chunk);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`app process exited (code ${code}, signal ${signal}):\n${output}`));
+    });
+  });
+}
+
+async function killProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGKILL");
+  await exited;
+}

@@ -8,6 +8,7 @@ import {
   isAddressEqual,
   keccak256,
   parseEventLogs,
+  parseTransaction,
   TransactionNotFoundError,
   TransactionReceiptNotFoundError,
   type Address,
@@ -47,7 +48,31 @@ export type DepositInspection =
       from: Address | null;
     };
 
-export type TransferReceipt = { status: "success" | "reverted" };
+export type TransferReceipt = { status: "success" | "reverted"; blockNumber: bigint };
+
+/** EIP-1559 fee caps of a signed transaction; a replacement must outbid them. */
+export interface FeeCaps {
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+/**
+ * The node refused signed bytes for good: `underpriced` (the fee cap is below the base fee, or
+ * a replacement does not outbid what the pool holds) can only be cured by new bytes with higher
+ * fees for the same nonce; `nonce_used` means another transaction took this nonce.
+ */
+export class BroadcastRefusedError extends Error {
+  constructor(
+    readonly reason: "underpriced" | "nonce_used",
+    message: string,
+  ) {
+    super(message);
+    this.name = "BroadcastRefusedError";
+  }
+}
+
+// A replacement must beat the transaction it replaces by at least 10 % (geth's default price bump).
+const REPLACEMENT_BUMP_PERCENT = 125n;
 
 const DEFAULT_TRANSFER_GAS_LIMIT = 100_000n;
 const CONNECTIVITY_TIMEOUT_MS = 2_000;
@@ -131,13 +156,27 @@ export function createChainClient(config: ChainClientConfig) {
     };
   }
 
+  /**
+   * Fee caps for a new signature: the current estimate, and at least 25 % over `outbid` when the
+   * bytes replace others with the same nonce.
+   */
+  async function feesFor(outbid?: FeeCaps): Promise<FeeCaps> {
+    const estimate = await publicClient.estimateFeesPerGas({ type: "eip1559" });
+    if (!outbid) return { maxFeePerGas: estimate.maxFeePerGas, maxPriorityFeePerGas: estimate.maxPriorityFeePerGas };
+    const bump = (v: bigint) => (v * REPLACEMENT_BUMP_PERCENT) / 100n + 1n;
+    const maxPriorityFeePerGas = max(estimate.maxPriorityFeePerGas, bump(outbid.maxPriorityFeePerGas));
+    return { maxPriorityFeePerGas, maxFeePerGas: max(estimate.maxFeePerGas, bump(outbid.maxFeePerGas), maxPriorityFeePerGas) };
+  }
+
   async function signUsdcTransfer(params: {
     to: Address;
     amount: bigint;
     nonce: number;
+    /** Fee caps of the bytes these replace (same nonce): the new ones outbid them. */
+    outbid?: FeeCaps;
   }): Promise<{ signedTx: Hex; txHash: Hash }> {
     if (params.amount <= 0n) throw new Error(`USDC transfer amount must be positive, got ${params.amount}`);
-    const fees = await publicClient.estimateFeesPerGas({ type: "eip1559" });
+    const fees = await feesFor(params.outbid);
     const signedTx = await opsAccount.signTransaction(
       {
         type: "eip1559",
@@ -147,9 +186,18 @@ export function createChainClient(config: ChainClientConfig) {
         value: 0n,
         data: encodeFunctionData({ abi: usdcAbi, functionName: "transfer", args: [getAddress(params.to), params.amount] }),
         gas: transferGasLimit,
-        maxFeePerGas: fees.maxFeePerGas,
-        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+        ...fees,
       },
+      { serializer: chain.serializers?.transaction },
+    );
+    return { signedTx, txHash: keccak256(signedTx) };
+  }
+
+  /** A zero-value transaction from the operations wallet to itself: it only uses up `nonce`. */
+  async function signNonceFiller(params: { nonce: number; outbid?: FeeCaps }): Promise<{ signedTx: Hex; txHash: Hash }> {
+    const fees = await feesFor(params.outbid);
+    const signedTx = await opsAccount.signTransaction(
+      { type: "eip1559", chainId: config.chainId, nonce: params.nonce, to: opsAddress, value: 0n, gas: 21_000n, ...fees },
       { serializer: chain.serializers?.transaction },
     );
     return { signedTx, txHash: keccak256(signedTx) };
@@ -169,6 +217,8 @@ export function createChainClient(config: ChainClientConfig) {
    * Sends a signed transaction. Safe to call again with the same bytes (after a crash, a
    * timeout, a restart): if the node already has it pending or mined, this returns its hash
    * instead of failing, and the chain executes it only once because the nonce is fixed.
+   * Bytes the node refuses for good throw BroadcastRefusedError; anything else (the node is
+   * down, a timeout) throws as it came.
    */
   async function broadcastSignedTx(signedTx: Hex): Promise<Hash> {
     const txHash = keccak256(signedTx);
@@ -180,14 +230,23 @@ export function createChainClient(config: ChainClientConfig) {
       // Once mined, the same bytes are rejected for their used nonce. That is success only if
       // this very transaction used it; a different transaction with the same nonce means the
       // payout never happened, and the caller must hear about it.
-      if (NONCE_TOO_LOW_PATTERN.test(message) && (await isTransactionKnown(txHash))) return txHash;
+      if (NONCE_TOO_LOW_PATTERN.test(message)) {
+        if (await isTransactionKnown(txHash)) return txHash;
+        throw new BroadcastRefusedError("nonce_used", `nonce too low: another transaction used this nonce (${lineMatching(message, NONCE_TOO_LOW_PATTERN)})`);
+      }
+      if (UNDERPRICED_PATTERN.test(message)) throw new BroadcastRefusedError("underpriced", `fee too low: ${lineMatching(message, UNDERPRICED_PATTERN)}`);
       throw error;
     }
   }
 
   async function getTransferReceipt(txHash: Hash): Promise<TransferReceipt | null> {
     const receipt = await getReceiptOrNull(txHash);
-    return receipt ? { status: receipt.status } : null;
+    return receipt ? { status: receipt.status, blockNumber: receipt.blockNumber } : null;
+  }
+
+  /** The latest block number, never from viem's cache (confirmations are counted with it). */
+  async function getBlockNumber(): Promise<bigint> {
+    return publicClient.getBlockNumber({ cacheTime: 0 });
   }
 
   /** Polls until the transaction is mined; null when timeoutMs passes first. */
@@ -204,6 +263,11 @@ export function createChainClient(config: ChainClientConfig) {
 
   async function getPendingNonce(): Promise<number> {
     return publicClient.getTransactionCount({ address: opsAddress, blockTag: "pending" });
+  }
+
+  /** How many of the operations wallet's transactions are mined: the next nonce the chain will execute. */
+  async function getMinedNonce(): Promise<number> {
+    return publicClient.getTransactionCount({ address: opsAddress, blockTag: "latest" });
   }
 
   async function getUsdcBalance(address: Address): Promise<bigint> {
@@ -231,12 +295,16 @@ export function createChainClient(config: ChainClientConfig) {
     usdcAddress,
     chainId: config.chainId,
     chainName: chainNameForId(config.chainId),
+    pollingIntervalMs,
     inspectDeposit,
     signUsdcTransfer,
+    signNonceFiller,
     broadcastSignedTx,
     getTransferReceipt,
+    getBlockNumber,
     waitForTransferReceipt,
     getPendingNonce,
+    getMinedNonce,
     getUsdcBalance,
     isConnected,
   };
@@ -246,6 +314,24 @@ export function createChainClient(config: ChainClientConfig) {
 // geth "known transaction", anvil/reth "transaction already imported"/"already known".
 const ALREADY_KNOWN_PATTERN = /already known|alreadyknown|known transaction|already imported|already in (the )?(mem|tx)pool|transaction already exists/i;
 const NONCE_TOO_LOW_PATTERN = /nonce too low|nonce is too low|oldnonce|nonce has already been used|invalid nonce/i;
+// geth "transaction underpriced", "replacement transaction underpriced", "max fee per gas less
+// than block base fee"; anvil/reth "fee cap too low", "FeeCapTooLow"; Nethermind "FeeTooLow".
+const UNDERPRICED_PATTERN = /underpriced|less than (the )?block base ?fee|fee ?cap (is )?too low|feecaptoolow|feetoolow|fee too low|insufficient ?(max )?fee|max fee per gas less than/i;
+
+/** Fee caps of signed EIP-1559 bytes (a replacement must outbid them). */
+export function feeCapsOf(signedTx: Hex): FeeCaps {
+  const tx = parseTransaction(signedTx);
+  return { maxFeePerGas: tx.maxFeePerGas ?? tx.gasPrice ?? 0n, maxPriorityFeePerGas: tx.maxPriorityFeePerGas ?? tx.gasPrice ?? 0n };
+}
+
+function max(...values: bigint[]): bigint {
+  return values.reduce((a, b) => (b > a ? b : a));
+}
+
+/** The node's own words: the line of a viem error that says what went wrong. */
+function lineMatching(message: string, pattern: RegExp): string {
+  return (message.split("\n").find((l) => pattern.test(l)) ?? message).trim();
+}
 
 function errorText(error: unknown): string {
   if (error instanceof BaseError) {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { Hex } from "viem";
@@ -30,6 +31,8 @@ export interface StartAnvilOptions {
   port?: number;
   /** Interval mining. Omit for automine (a block per transaction, instantly). */
   blockTimeSeconds?: number;
+  /** With blockTimeSeconds: also mine each transaction at once, so blocks come both ways. */
+  mixedMining?: boolean;
   /** Defaults to 31337. */
   chainId?: number;
   /** How long to wait for the node to answer eth_chainId. Defaults to 15 s. */
@@ -47,20 +50,25 @@ export interface RunningAnvil {
 const LISTENING_LINE = /Listening on ([\d.]+):(\d+)\r?\n/;
 const OUTPUT_TAIL_CHARS = 4_000;
 
-export async function startAnvil(options: StartAnvilOptions = {}): Promise<RunningAnvil> {
-  const chainId = options.chainId ?? 31337;
-  const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
-  const binaryPath = resolveAnvilBinary();
-
+function anvilArgs(options: StartAnvilOptions, port: number): string[] {
   const args = [
     "--host", "127.0.0.1",
-    "--port", String(options.port ?? 0),
-    "--chain-id", String(chainId),
+    "--port", String(port),
+    "--chain-id", String(options.chainId ?? 31337),
     "--mnemonic", ANVIL_DEV_MNEMONIC,
     "--accounts", "10",
   ];
   if (options.blockTimeSeconds !== undefined) args.push("--block-time", String(options.blockTimeSeconds));
+  if (options.mixedMining) args.push("--mixed-mining");
   if (options.stateFile !== undefined) args.push("--state", options.stateFile, "--state-interval", "5");
+  return args;
+}
+
+export async function startAnvil(options: StartAnvilOptions = {}): Promise<RunningAnvil> {
+  const chainId = options.chainId ?? 31337;
+  const startupTimeoutMs = options.startupTimeoutMs ?? 15_000;
+  const binaryPath = resolveAnvilBinary();
+  const args = anvilArgs(options, options.port ?? 0);
 
   const child = spawn(binaryPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   registerForExitCleanup(child);
@@ -101,6 +109,105 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Runni
     await stop();
     throw error;
   }
+}
+
+export interface DurableAnvilOptions extends Omit<StartAnvilOptions, "stateFile"> {
+  /** Holds anvil.json (pid and port), anvil.log and the state file anvil-state.json. */
+  dataDir: string;
+}
+
+export interface DurableAnvil extends RunningAnvil {
+  /** True when the chain was already running (the app died, or restarted, without stopping it). */
+  reused: boolean;
+  pid: number;
+}
+
+/**
+ * The embedded dev chain, run so that the app's death does not take it down: anvil gets a session
+ * of its own (a signal to the app's process group, a crash, a SIGKILL never reach it), writes to
+ * $dataDir/anvil.log, and its pid and port sit in $dataDir/anvil.json. The next start finds it
+ * still running and uses it, so no mined block is lost; only stop() (the app's own shutdown on
+ * Ctrl-C or SIGTERM) ends it, after anvil has written its state file for a cold start later.
+ */
+export async function startDurableAnvil(options: DurableAnvilOptions): Promise<DurableAnvil> {
+  const chainId = options.chainId ?? 31337;
+  const infoFile = path.join(options.dataDir, "anvil.json");
+  const previous = readDurableAnvilInfo(infoFile);
+  if (previous && isProcessRunning(previous.pid)) {
+    const rpcUrl = `http://127.0.0.1:${previous.port}`;
+    try {
+      await waitForChainId(rpcUrl, chainId, Date.now() + 2_000, () => !isProcessRunning(previous.pid));
+      return { rpcUrl, pid: previous.pid, reused: true, stop: () => stopDurableAnvil(infoFile, previous.pid) };
+    } catch {
+      // Alive but not the chain we want (or wedged): replace it.
+      await stopDurableAnvil(infoFile, previous.pid);
+    }
+  }
+  const port = options.port || (await freePort());
+  const args = [...anvilArgs({ ...options, stateFile: path.join(options.dataDir, "anvil-state.json") }, port), "--quiet"];
+  const logFd = openSync(path.join(options.dataDir, "anvil.log"), "a");
+  const child = spawn(resolveAnvilBinary(), args, { detached: true, stdio: ["ignore", logFd, logFd] });
+  closeSync(logFd);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("anvil failed to spawn");
+  writeFileSync(infoFile, JSON.stringify({ pid, port }));
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitForChainId(rpcUrl, chainId, Date.now() + (options.startupTimeoutMs ?? 15_000), () => !isProcessRunning(pid));
+  } catch (error) {
+    await stopDurableAnvil(infoFile, pid);
+    const log = readFileSync(path.join(options.dataDir, "anvil.log"), "utf8").slice(-OUTPUT_TAIL_CHARS);
+    throw new Error(`${(error as Error).message}\n${log}`);
+  }
+  return { rpcUrl, pid, reused: false, stop: () => stopDurableAnvil(infoFile, pid) };
+}
+
+function readDurableAnvilInfo(file: string): { pid: number; port: number } | undefined {
+  try {
+    const info = JSON.parse(readFileSync(file, "utf8")) as { pid?: unknown; port?: unknown };
+    return Number.isInteger(info.pid) && Number.isInteger(info.port) ? { pid: info.pid as number, port: info.port as number } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGTERM (anvil writes its state file), SIGKILL after 5 s; then the info file goes. */
+async function stopDurableAnvil(infoFile: string, pid: number): Promise<void> {
+  try {
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + 5_000;
+    while (isProcessRunning(pid) && Date.now() < deadline) await sleep(50);
+    if (isProcessRunning(pid)) process.kill(pid, "SIGKILL");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+  rmSync(infoFile, { force: true });
+}
+
+function isProcessRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped by whoever inherited it) is not running.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
 }
 
 function resolveAnvilBinary(): string {

@@ -19,6 +19,11 @@ export interface BackgroundFunctionDefinition<K extends BackgroundFunctionKey = 
   maxAttempts: number;
   /** How many may run at once in one process (pg-boss workers; Inngest has its own limits). */
   concurrency: number;
+  /**
+   * The most one attempt may take (pg-boss). Past it the attempt is abandoned and retried, so a
+   * handler that hangs cannot hold a worker or its work for good. Defaults to 5 minutes.
+   */
+  timeoutSeconds?: number;
   handler: (ctx: HandlerContext<K>) => Promise<unknown>;
 }
 

@@ -1,12 +1,17 @@
 import { log } from "~/server/log";
+import { randomUUID } from "node:crypto";
 import PgBoss from "pg-boss";
 import pg from "pg";
+import { getSqlPool } from "~/server/db-sql";
 import { backgroundFunctions } from "./catalog";
 import { enqueueSafely, setDispatcher, setRunnerActive, type Dispatcher } from "./client";
 import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
 import { JOB_EVENTS_CHANNEL } from "~/server/services/jobs/job-state";
+import { releaseWorkLease, runnerApplicationName, takeWorkLease } from "./work-leases";
+
+const DEFAULT_TIMEOUT_SECONDS = 300;
 
 // pg-boss queue names cannot hold '/', so "oracle/evaluate-submission" -> "oracle.evaluate-submission".
 const queueName = (fnName: string) => fnName.replaceAll("/", ".");
@@ -24,6 +29,8 @@ const inlineSteps: StepTools = {
 
 export interface PgBossRunner {
   boss: PgBoss;
+  /** Names this process in work_leases and in its listener connection's application_name. */
+  instanceId: string;
   stop(): Promise<void>;
 }
 
@@ -46,31 +53,41 @@ function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>
  */
 export function startPgBossRunner({ databaseUrl, workers = true, schedule = true }: { databaseUrl: string; workers?: boolean; schedule?: boolean }): Promise<PgBossRunner> {
   globalForRunner.__agentMarketPgBoss ??= (async () => {
+    const instanceId = randomUUID();
     const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
     boss.on("error", (err) => log.error("pg-boss error", { error: String(err) }));
     await boss.start();
+    // The listener's connection is also this process's sign of life for work leases: open it first.
+    const stopListening = workers ? await dispatchWebhooksOnJobEvents(databaseUrl, instanceId) : async () => undefined;
     const workerIds = new Map<string, string[]>();
+    const runningHere = new Set<string>();
     for (const fn of allBackgroundFunctions) {
       const queue = queueName(backgroundFunctions[fn.key].name);
-      await boss.createQueue(queue, { name: queue, policy: "stately", retryLimit: fn.maxAttempts - 1, retryDelay: 1, retryBackoff: true, expireInSeconds: 15 * 60 });
+      // `short`: at most one copy of a piece of work waits, and nothing limits how many run, so
+      // neither an orphan left active by a dead process nor a slow attempt can stop the queue
+      // from being fetched (`stately` made a duplicate of an active job unfetchable, and the
+      // fetch failed for the whole queue). Running twice is prevented by work leases instead.
+      const options = { policy: "short", retryLimit: fn.maxAttempts - 1, retryDelay: 1, retryBackoff: true, expireInSeconds: (fn.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) + 30 } as const;
+      await boss.createQueue(queue, { name: queue, ...options });
+      await boss.updateQueue(queue, { name: queue, ...options });
       // pg-boss runs one job at a time per worker: several workers give a function concurrency.
       if (workers) {
         const ids: string[] = [];
-        for (let i = 0; i < fn.concurrency; i++) ids.push(await work(boss, queue, fn));
+        for (let i = 0; i < fn.concurrency; i++) ids.push(await work(boss, queue, fn, instanceId, runningHere));
         workerIds.set(queue, ids);
       }
     }
     setDispatcher(createSendOnlyDispatcher(boss, workerIds));
     setRunnerActive(workers);
-    const stopListening = workers ? await dispatchWebhooksOnJobEvents(databaseUrl) : async () => undefined;
     if (workers && schedule) {
       await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
-      // Crash recovery: anything left judging or unsent by a previous process is queued again
-      // (stately queues drop duplicates of work another instance already holds).
+      // Crash recovery: anything left judging or unsent by a previous process is queued again,
+      // and its lease is taken over from the dead process on the first attempt.
       await sweepUnfinishedWork({ staleAfterMs: 0 }).catch((err) => log.error("startup sweep failed", { error: String(err) }));
     }
     return {
       boss,
+      instanceId,
       async stop() {
         await stopListening();
         setDispatcher(undefined);
@@ -90,7 +107,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
  * (re)connect for events that committed meanwhile; the per-minute sweep covers the gap.
  * Inngest deployments have no listener and rely on that sweep alone.
  */
-async function dispatchWebhooksOnJobEvents(databaseUrl: string): Promise<() => Promise<void>> {
+async function dispatchWebhooksOnJobEvents(databaseUrl: string, instanceId: string): Promise<() => Promise<void>> {
   let stopped = false;
   let client: pg.Client | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -103,7 +120,7 @@ async function dispatchWebhooksOnJobEvents(databaseUrl: string): Promise<() => P
     }, 20);
   };
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: databaseUrl });
+    const next = new pg.Client({ connectionString: databaseUrl, application_name: runnerApplicationName(instanceId) });
     const lost = (err?: Error) => {
       if (stopped || client !== next) return;
       client = undefined;
@@ -146,15 +163,28 @@ async function dispatchWebhooksOnJobEvents(databaseUrl: string): Promise<() => P
   };
 }
 
-async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinition): Promise<string> {
+async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinition, instanceId: string, runningHere: Set<string>): Promise<string> {
+  const timeoutMs = (fn.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1_000;
   return boss.work<object>(queue, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, async ([job]) => {
     if (!job) return;
     const attempt = job.retryCount + 1;
+    const leaseKey = `${queue}:${job.singletonKey ?? job.id}`;
+    if (runningHere.has(leaseKey)) return { skipped: "already running in this process" };
+    if (!(await takeWorkLease(getSqlPool(), leaseKey, instanceId))) return { skipped: "running in another live process" };
+    runningHere.add(leaseKey);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await fn.handler({ payload: job.data as never, step: inlineSteps, attempt, maxAttempts: fn.maxAttempts });
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`attempt took longer than ${timeoutMs / 1_000} s; abandoned so the work can be retried`)), timeoutMs);
+      });
+      return await Promise.race([fn.handler({ payload: job.data as never, step: inlineSteps, attempt, maxAttempts: fn.maxAttempts }), timedOut]);
     } catch (err) {
       (err instanceof RetryableError ? log.info : log.error)("background function attempt failed", { fn: fn.key, jobId: job.id, attempt, error: String(err) });
       throw err;
+    } finally {
+      clearTimeout(timer);
+      runningHere.delete(leaseKey);
+      await releaseWorkLease(getSqlPool(), leaseKey, instanceId).catch((err) => log.warn("could not release a work lease", { leaseKey, error: String(err) }));
     }
   });
 }

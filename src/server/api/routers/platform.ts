@@ -23,6 +23,9 @@ export const platformRouter = router({
           liabilities: z.string().meta({ description: "every deposit less what has left the wallet for its job (payouts, fees, refunds confirmed on chain)" }),
           jobs_holding_funds: z.number().int(),
           unsent_transfers: z.object({ count: z.number().int(), amount: z.string() }).meta({ description: "transfers recorded but not confirmed: pending, sent, failed or skipped" }),
+          stuck_transfers: z
+            .object({ count: z.number().int(), amount: z.string(), unmined: z.number().int(), awaiting_confirmations: z.number().int(), oldest_age_seconds: z.number().int().nullable() })
+            .meta({ description: "transfers still pending or sent TRANSFER_STUCK_AFTER_SECONDS after they were recorded: unmined (in a mempool, or lost) or mined but not yet CONFIRMATIONS deep" }),
           solvency_ratio: z.number().nullable().meta({ description: "usdc_balance / liabilities; null when nothing is owed" }),
           solvent: z.boolean(),
           checked_at: z.string(),
@@ -34,6 +37,7 @@ export const platformRouter = router({
             liabilities: "1000",
             jobs_holding_funds: 84,
             unsent_transfers: { count: 2, amount: "10" },
+            stuck_transfers: { count: 0, amount: "0", unmined: 0, awaiting_confirmations: 0, oldest_age_seconds: null },
             solvency_ratio: 1.2505,
             solvent: true,
             checked_at: "2026-11-22T12:00:00.000Z",
@@ -41,16 +45,22 @@ export const platformRouter = router({
         }),
     )
     .query(async ({ ctx }) => {
-      const s = await getSolvency({ db: ctx.db, chain: getChain() });
+      const s = await getSolvency({ db: ctx.db, env: ctx.env, chain: getChain() });
       return {
         operations_wallet: s.operationsWallet,
         usdc_balance: formatUsdc(s.usdcBalance),
         liabilities: formatUsdc(s.liabilities),
         jobs_holding_funds: s.jobsHoldingFunds,
         unsent_transfers: { count: s.unsentTransfers.count, amount: formatUsdc(s.unsentTransfers.amount) },
-        // Four decimals are enough to read; the two amounts are exact above.
-        solvency_ratio: s.liabilities === 0n ? null : Math.round((Number(s.usdcBalance) / Number(s.liabilities)) * 10_000) / 10_000,
-        solvent: s.usdcBalance >= s.liabilities,
+        stuck_transfers: {
+          count: s.stuckTransfers.count,
+          amount: formatUsdc(s.stuckTransfers.amount),
+          unmined: s.stuckTransfers.unmined,
+          awaiting_confirmations: s.stuckTransfers.awaitingConfirmations,
+          oldest_age_seconds: s.stuckTransfers.oldestAgeSeconds,
+        },
+        solvency_ratio: s.solvencyRatio,
+        solvent: s.solvent,
         checked_at: s.checkedAt.toISOString(),
       };
     }),
@@ -99,7 +109,13 @@ export const platformRouter = router({
         embedded: z.object({ postgres: z.boolean(), chain: z.boolean(), oracle_manual: z.boolean() }),
         oracle_mode: z.enum(["llm", "manual"]),
         background_runner: z.enum(["inngest", "pg-boss"]),
-        checks: z.object({ database: ZCheck, chain: ZCheck, oracle: ZCheck, background_runner: ZCheck }),
+        checks: z.object({
+          database: ZCheck,
+          chain: ZCheck,
+          oracle: ZCheck,
+          background_runner: ZCheck.meta({ description: "pg-boss: how much waits, and how long ago the oldest ready job should have started; failing when over 60 s" }),
+          transfers: ZCheck.meta({ description: "payouts, fees and refunds not final TRANSFER_STUCK_AFTER_SECONDS after they were recorded" }),
+        }),
       })
       .meta({
         example: {
@@ -112,7 +128,8 @@ export const platformRouter = router({
             database: { ok: true, latency_ms: 2 },
             chain: { ok: true, latency_ms: 41 },
             oracle: { ok: true, latency_ms: 230, detail: "model gpt-4.1-mini" },
-            background_runner: { ok: true, latency_ms: 3, detail: "pg-boss: 0 waiting, 0 failed, workers running in this process" },
+            background_runner: { ok: true, latency_ms: 3, detail: "pg-boss: 0 waiting (oldest ready 0 s ago), 0 failed, workers running in this process" },
+            transfers: { ok: true, latency_ms: 2, detail: "no transfer unfinished after 300 s" },
           },
         },
       }),

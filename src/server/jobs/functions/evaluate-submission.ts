@@ -12,6 +12,8 @@ export const evaluateSubmissionFunction = defineBackgroundFunction({
   key: "evaluateSubmission",
   maxAttempts: 3,
   concurrency: 4,
+  // The evaluation keeps its own ORACLE_TIMEOUT_SECONDS budget (at most an hour); this only frees a hung worker.
+  timeoutSeconds: 3_700,
   async handler({ payload, step, attempt, maxAttempts }) {
     const db = getDb();
     const env = getEnv();

@@ -7,6 +7,7 @@ export const sendTransferFunction = defineBackgroundFunction({
   key: "sendTransfer",
   maxAttempts: 10,
   concurrency: 4,
+  timeoutSeconds: 120,
   async handler({ payload, step }) {
     const transfer = await step.run("send", async () => {
       const row = await sendTransfer({ db: getDb(), chain: getChain(), transferId: payload.transferId, waitMs: 5_000 });

@@ -1,9 +1,12 @@
+import { log } from "~/server/log";
 import { getDb } from "~/server/db";
+import { getChain } from "~/server/chain/chain";
 import { enqueueSafely } from "~/server/jobs/client";
 import { defineBackgroundFunction } from "~/server/jobs/define";
 import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
 import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
+import { repairNonceGaps } from "~/server/services/transfers/repair-nonce-gaps";
 
 const STALE_AFTER_MS = 15_000;
 
@@ -24,6 +27,11 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
     take: 500,
   });
   for (const s of submissions) await enqueueSafely("evaluateSubmission", { submissionId: s.id }, { singletonKey: s.id });
+  // Nonce gaps first: a transfer the chain lost, or a nonce nothing holds, blocks every later one.
+  const nonces = await repairNonceGaps({ db, chain: getChain() }).catch((err: unknown) => {
+    log.warn("nonce repair failed; the next sweep tries again", { error: String(err) });
+    return null;
+  });
   const transfers = await db.transfer.findMany({ where: { status: { in: ["pending", "sent"] }, updatedAt: { lt: staleBefore } }, select: { id: true }, take: 500 });
   for (const t of transfers) await enqueueSafely("sendTransfer", { transferId: t.id }, { singletonKey: t.id });
   // Webhooks: events no dispatch has picked up (no listener, or it was down), and deliveries
@@ -38,7 +46,7 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   const deliveries = await db.webhookDelivery.findMany({ where: { status: "pending", updatedAt: { lt: new Date(Date.now() - 10 * 60_000) } }, select: { id: true }, take: 500 });
   for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
-  return { expired, submissions: submissions.length, transfers: transfers.length, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys };
+  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys };
 }
 
 export const sweepFunction = defineBackgroundFunction({

@@ -9,6 +9,7 @@ export const dispatchWebhooksFunction = defineBackgroundFunction({
   key: "dispatchWebhooks",
   maxAttempts: 3,
   concurrency: 1,
+  timeoutSeconds: 120,
   async handler({ step }) {
     const { deliveryIds, more } = await step.run("dispatch", () => dispatchWebhookEvents({ db: getDb() }));
     for (const deliveryId of deliveryIds) await enqueueSafely("deliverWebhook", { deliveryId }, { singletonKey: deliveryId });
@@ -22,6 +23,7 @@ export const deliverWebhookFunction = defineBackgroundFunction({
   key: "deliverWebhook",
   maxAttempts: 4,
   concurrency: 8,
+  timeoutSeconds: 60,
   async handler({ payload, attempt, maxAttempts, step }) {
     const delivery = await step.run(`attempt-${attempt}`, async () => {
       const row = await deliverWebhook({ db: getDb(), deliveryId: payload.deliveryId, attempt, maxAttempts });

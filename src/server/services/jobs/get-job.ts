@@ -15,6 +15,7 @@ interface TransferJson {
   status: TransferStatus;
   tx_hash: string | null;
   nonce: number | null;
+  block_number: string | null;
   error: string | null;
   attempts: number;
   created_at: string;
@@ -39,6 +40,8 @@ function toTransfer(t: TransferJson): Transfer {
     nonce: t.nonce,
     // Signed transaction bytes never leave the server.
     signedTx: null,
+    replacedTxHashes: [],
+    blockNumber: t.block_number === null ? null : BigInt(t.block_number),
     error: t.error,
     attempts: t.attempts,
     createdAt: utc(t.created_at)!,
@@ -58,7 +61,7 @@ export async function getJob({ jobId }: { jobId: string }) {
           (SELECT json_agg(json_build_object(
               'id', t.id, 'task_id', t.task_id, 'kind', t.kind, 'idempotency_key', t.idempotency_key, 'agent_id', t.agent_id,
               'to_address', t.to_address, 'amount', t.amount::text, 'status', t.status, 'tx_hash', t.tx_hash, 'nonce', t.nonce,
-              'error', t.error, 'attempts', t.attempts, 'created_at', t.created_at, 'updated_at', t.updated_at,
+              'block_number', t.block_number::text, 'error', t.error, 'attempts', t.attempts, 'created_at', t.created_at, 'updated_at', t.updated_at,
               'sent_at', t.sent_at, 'confirmed_at', t.confirmed_at) ORDER BY t.created_at, t.id)
              FROM transfers t WHERE t.task_id = j.task_id) AS transfers
         FROM jobs j WHERE j.task_id = ${jobId}::uuid`)

@@ -1,8 +1,7 @@
 import type { Db } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
-import { enqueueSafely } from "~/server/jobs/client";
-import { sendTransfer } from "~/server/services/transfers/send-transfer";
+import { sendTransferNow } from "~/server/services/transfers/send-transfer-now";
 import { formatUsdc } from "~/server/money";
 import { assertBuyer, lockJob, recordJobEvent } from "./job-state";
 
@@ -28,10 +27,5 @@ export async function refundExcess({ db, chain, actor, jobId }: { db: Db; chain:
       data: { jobId, kind: "excess_refund", idempotencyKey: `excess:${jobId}`, agentId: buyer.id, toAddress: to, amount: excess, status: to ? "pending" : "skipped" },
     });
   });
-  try {
-    return await sendTransfer({ db, chain, transferId: transfer.id, waitMs: 20_000 });
-  } catch {
-    await enqueueSafely("sendTransfer", { transferId: transfer.id }, { singletonKey: transfer.id });
-    return db.transfer.findUniqueOrThrow({ where: { id: transfer.id } });
-  }
+  return sendTransferNow({ db, chain, transferId: transfer.id });
 }

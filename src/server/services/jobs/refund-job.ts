@@ -1,9 +1,7 @@
-import { log } from "~/server/log";
 import type { Db } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
-import { enqueueSafely } from "~/server/jobs/client";
-import { sendTransfer } from "~/server/services/transfers/send-transfer";
+import { sendTransferNow } from "~/server/services/transfers/send-transfer-now";
 import { assertBuyer, lockJob, recordJobEvent } from "./job-state";
 import { refundableAmount } from "./resolve-job";
 
@@ -42,12 +40,5 @@ export async function refundJob({ db, chain, actor, jobId }: { db: Db; chain: Ch
       },
     });
   });
-  try {
-    return await sendTransfer({ db, chain, transferId: transfer.id, waitMs: 20_000 });
-  } catch (err) {
-    // Recorded, not lost: the background runner retries it.
-    await enqueueSafely("sendTransfer", { transferId: transfer.id }, { singletonKey: transfer.id });
-    log.warn("refund send failed; queued for retry", { transferId: transfer.id, error: String(err) });
-    return db.transfer.findUniqueOrThrow({ where: { id: transfer.id } });
-  }
+  return sendTransferNow({ db, chain, transferId: transfer.id });
 }

@@ -2,8 +2,11 @@ import type { Db } from "~/server/db";
 import type { Env } from "~/env";
 import type { ChainClient } from "~/server/chain/chain";
 import { isRunnerActive } from "~/server/jobs/client";
+import { describeStuckTransfers, findStuckTransfers } from "~/server/services/transfers/stuck-transfers";
 
 const CHECK_TIMEOUT_MS = 2_000;
+// Work ready to run that no worker has picked up for this long means the queue is not moving.
+const RUNNER_BACKLOG_LIMIT_SECONDS = 60;
 
 interface Check {
   ok: boolean;
@@ -11,6 +14,9 @@ interface Check {
   error?: string;
   detail?: string;
 }
+
+/** A check whose verdict is computed (not just "did it answer"): failing it reports `detail`. */
+class CheckFailed extends Error {}
 
 async function timed(fn: () => Promise<string | boolean | void>): Promise<Check> {
   const started = performance.now();
@@ -23,7 +29,9 @@ async function timed(fn: () => Promise<string | boolean | void>): Promise<Check>
     if (result === false) return { ok: false, latency_ms: latency };
     return { ok: true, latency_ms: latency, ...(typeof result === "string" ? { detail: result } : {}) };
   } catch (err) {
-    return { ok: false, latency_ms: Math.round(performance.now() - started), error: (err as Error).message };
+    const latency = Math.round(performance.now() - started);
+    if (err instanceof CheckFailed) return { ok: false, latency_ms: latency, detail: err.message };
+    return { ok: false, latency_ms: latency, error: (err as Error).message };
   }
 }
 
@@ -42,24 +50,41 @@ async function checkOracle(env: Env): Promise<Check> {
 async function checkRunner(db: Db, env: Env): Promise<Check> {
   if (env.inngestEnabled) return { ok: true, latency_ms: 0, detail: "inngest" };
   return timed(async () => {
-    const [row] = await db.$queryRaw<{ waiting: bigint; failed: bigint }[]>`
-      SELECT count(*) FILTER (WHERE state IN ('created', 'retry')) AS waiting, count(*) FILTER (WHERE state = 'failed') AS failed FROM pgboss.job`;
-    const detail = `pg-boss: ${row?.waiting ?? 0} waiting, ${row?.failed ?? 0} failed${isRunnerActive() ? ", workers running in this process" : ""}`;
+    // Ready to run (its retry delay over) but not picked up: the age of the oldest says whether
+    // the queue moves at all, whatever the number waiting.
+    const [row] = await db.$queryRaw<{ waiting: bigint; failed: bigint; oldest_seconds: number | null }[]>`
+      SELECT count(*) FILTER (WHERE state IN ('created', 'retry')) AS waiting,
+             count(*) FILTER (WHERE state = 'failed') AS failed,
+             EXTRACT(EPOCH FROM now() - MIN(start_after) FILTER (WHERE state IN ('created', 'retry') AND start_after <= now()))::float8 AS oldest_seconds
+      FROM pgboss.job`;
+    const oldest = row?.oldest_seconds === null || row?.oldest_seconds === undefined ? 0 : Math.round(row.oldest_seconds);
+    const detail = `pg-boss: ${row?.waiting ?? 0} waiting (oldest ready ${oldest} s ago), ${row?.failed ?? 0} failed${isRunnerActive() ? ", workers running in this process" : ""}`;
+    if (oldest > RUNNER_BACKLOG_LIMIT_SECONDS) throw new CheckFailed(`${detail}: nothing has been picked up for over ${RUNNER_BACKLOG_LIMIT_SECONDS} s`);
+    return detail;
+  });
+}
+
+async function checkTransfers(db: Db, env: Env): Promise<Check> {
+  return timed(async () => {
+    const stuck = await findStuckTransfers({ db, stuckAfterSeconds: env.TRANSFER_STUCK_AFTER_SECONDS });
+    const detail = describeStuckTransfers(stuck, env.TRANSFER_STUCK_AFTER_SECONDS);
+    if (stuck.count > 0) throw new CheckFailed(detail);
     return detail;
   });
 }
 
 /** Deep health (#54): every dependency with its latency; `down` (503) when the database is. */
 export async function checkHealth({ db, env, chain }: { db: Db; env: Env; chain: ChainClient }) {
-  const [database, chainCheck, oracle, runner] = await Promise.all([
+  const [database, chainCheck, oracle, runner, transfers] = await Promise.all([
     timed(async () => {
       await db.$queryRaw`SELECT 1`;
     }),
     timed(() => chain.isConnected()),
     checkOracle(env),
     checkRunner(db, env),
+    checkTransfers(db, env),
   ]);
-  const status = !database.ok ? ("down" as const) : chainCheck.ok && oracle.ok && runner.ok ? ("ok" as const) : ("degraded" as const);
+  const status = !database.ok ? ("down" as const) : chainCheck.ok && oracle.ok && runner.ok && transfers.ok ? ("ok" as const) : ("degraded" as const);
   return {
     status,
     dev_mode: env.devMode,
@@ -70,6 +95,6 @@ export async function checkHealth({ db, env, chain }: { db: Db; env: Env; chain:
     },
     oracle_mode: env.oracleMode,
     background_runner: env.inngestEnabled ? ("inngest" as const) : ("pg-boss" as const),
-    checks: { database, chain: chainCheck, oracle, background_runner: runner },
+    checks: { database, chain: chainCheck, oracle, background_runner: runner, transfers },
   };
 }

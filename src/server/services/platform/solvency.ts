@@ -1,7 +1,9 @@
 import type { Address } from "viem";
 import type { Db } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
+import type { Env } from "~/env";
 import { AppError } from "~/server/errors";
+import { findStuckTransfers, type StuckTransfers } from "~/server/services/transfers/stuck-transfers";
 
 export interface Solvency {
   operationsWallet: string;
@@ -10,6 +12,10 @@ export interface Solvency {
   liabilities: bigint;
   jobsHoldingFunds: number;
   unsentTransfers: { count: number; amount: bigint };
+  stuckTransfers: StuckTransfers;
+  /** usdcBalance / liabilities to four decimals (the two amounts are exact); null when nothing is owed. */
+  solvencyRatio: number | null;
+  solvent: boolean;
   checkedAt: Date;
 }
 
@@ -19,7 +25,7 @@ export interface Solvency {
  * (a dispute overturned after every share was paid) counts as owing nothing, not as a credit
  * against other jobs. Transfers not yet confirmed are still owed, and listed on their own.
  */
-export async function getSolvency({ db, chain }: { db: Db; chain: ChainClient }): Promise<Solvency> {
+export async function getSolvency({ db, env, chain }: { db: Db; env: Env; chain: ChainClient }): Promise<Solvency> {
   const [owed] = await db.$queryRaw<{ liabilities: bigint | null; jobs: bigint }[]>`
     SELECT SUM(GREATEST(j.deposit_amount - COALESCE(paid.amount, 0), 0))::bigint AS liabilities,
            COUNT(*) FILTER (WHERE j.deposit_amount > COALESCE(paid.amount, 0)) AS jobs
@@ -33,12 +39,16 @@ export async function getSolvency({ db, chain }: { db: Db; chain: ChainClient })
   } catch (err) {
     throw new AppError("CHAIN_UNAVAILABLE", `Could not read the operations wallet's balance: ${(err as Error).message}`);
   }
+  const liabilities = owed?.liabilities ?? 0n;
   return {
     operationsWallet: chain.opsAddress,
     usdcBalance,
-    liabilities: owed?.liabilities ?? 0n,
+    liabilities,
     jobsHoldingFunds: Number(owed?.jobs ?? 0),
     unsentTransfers: { count: unsent._count, amount: unsent._sum.amount ?? 0n },
+    stuckTransfers: await findStuckTransfers({ db, stuckAfterSeconds: env.TRANSFER_STUCK_AFTER_SECONDS }),
+    solvencyRatio: liabilities === 0n ? null : Number((usdcBalance * 10_000n + liabilities / 2n) / liabilities) / 10_000,
+    solvent: usdcBalance >= liabilities,
     checkedAt: new Date(),
   };
 }

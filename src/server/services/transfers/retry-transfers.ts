@@ -2,9 +2,8 @@ import type { Db, DbTx } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
 import { getEnv } from "~/env";
 import { AppError } from "~/server/errors";
-import { enqueueSafely } from "~/server/jobs/client";
 import { lockJob, recordJobEvent } from "~/server/services/jobs/job-state";
-import { sendTransfer } from "./send-transfer";
+import { sendTransferNow } from "./send-transfer-now";
 
 /**
  * An admin sends a job's stuck money again (G06): transfers that reverted on chain (`failed`:
@@ -29,7 +28,7 @@ export async function retryTransfers({ db, chain, actor, jobId }: { db: Db; chai
         walletless.push(transfer.agentId ?? transfer.id);
         continue;
       }
-      await tx.transfer.update({ where: { id: transfer.id }, data: { status: "pending", toAddress, error: null, signedTx: null, txHash: null, nonce: null } });
+      await tx.transfer.update({ where: { id: transfer.id }, data: { status: "pending", toAddress, error: null, signedTx: null, txHash: null, nonce: null, replacedTxHashes: [], blockNumber: null } });
       ready.push(transfer.id);
     }
     if (ready.length === 0) {
@@ -38,15 +37,7 @@ export async function retryTransfers({ db, chain, actor, jobId }: { db: Db; chai
     await recordJobEvent(tx, jobId, "transfers_retried", { actor: actor.id, data: { transfer_ids: ready, still_without_wallet: walletless } });
     return ready;
   });
-  for (const transferId of retried) {
-    try {
-      await sendTransfer({ db, chain, transferId, waitMs: 20_000 });
-    } catch {
-      // The chain did not answer: the row is recorded as pending or sent, and the queue (or the
-      // sweep) finishes it.
-      await enqueueSafely("sendTransfer", { transferId }, { singletonKey: transferId });
-    }
-  }
+  for (const transferId of retried) await sendTransferNow({ db, chain, transferId });
   return db.transfer.findMany({ where: { jobId }, orderBy: { createdAt: "asc" } });
 }
 
