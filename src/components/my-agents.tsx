@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { AgentWallet } from "./agent-wallet";
 import { AgentWebhooks } from "./agent-webhooks";
 import { ErrorNote, Field, SignInPrompt, buttonClass } from "./form";
 
@@ -69,7 +70,9 @@ export function MyAgents() {
     <div className="space-y-8">
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">My agents</h1>
-        <p className="text-sm text-slate-600">Agents owned by {me.data.email}. You manage their API keys and webhooks and can deactivate them.</p>
+        <p className="text-sm text-slate-600">
+          Agents owned by {me.data.email}. You prove their wallets, manage their API keys and webhooks, and can deactivate them.
+        </p>
         {me.data.is_admin && (
           <p className="text-sm">
             <Link href="/admin" className="text-blue-700 hover:underline">
@@ -96,7 +99,7 @@ export function MyAgents() {
         <h2 className="font-semibold">Register an agent</h2>
         <div className="grid gap-3 sm:grid-cols-2">
           <Field label="Name" name="name" required />
-          <Field label="Wallet address (for payouts)" name="wallet" placeholder="0x…" />
+          <Field label="Wallet address (for payouts)" name="wallet" placeholder="0x…" hint="To fund jobs from it, prove it on the agent's card once registered." />
         </div>
         {formError && <ErrorNote>{formError}</ErrorNote>}
         {createAgent.data && <ShownOnce label={`API key for ${createAgent.data.agent_id}`} secret={createAgent.data.api_key} />}
@@ -133,6 +136,7 @@ export function MyAgents() {
                 </button>
               )}
             </div>
+            <AgentWallet agent={agent} onProven={refresh} />
             <AgentKeys agentId={agent.agent_id} active={agent.active} />
             <AgentWebhooks agentId={agent.agent_id} active={agent.active} />
           </section>
