@@ -105,7 +105,7 @@ export function AgentWallet({ agent, onProven }: { agent: WalletAgent; onProven:
       <WalletStatus agent={agent} />
       {prove.isSuccess && (
         <p role="status" className="text-sm text-emerald-800">
-          Proven: {prove.data.wallet_address} is this agent&apos;s wallet.
+          Proven: <span className="break-all font-mono text-xs">{prove.data.wallet_address}</span> is this agent&apos;s wallet.
         </p>
       )}
       {agent.active && (
@@ -142,14 +142,15 @@ export function AgentWallet({ agent, onProven }: { agent: WalletAgent; onProven:
               >
                 <label className="block space-y-1" htmlFor={`${ids}-message`}>
                   <span className="text-sm font-medium text-slate-700">
-                    Message to sign with {challenge.data.wallet_address} (personal_sign), valid until {new Date(challenge.data.expires_at).toLocaleTimeString()}
+                    Message to sign with <span className="break-all font-mono text-xs">{challenge.data.wallet_address}</span> (personal_sign), valid until{" "}
+                    {new Date(challenge.data.expires_at).toLocaleTimeString()}
                   </span>
                 </label>
                 <textarea
                   id={`${ids}-message`}
                   data-testid="wallet-challenge"
                   readOnly
-                  rows={9}
+                  rows={13}
                   value={challenge.data.message}
                   className="block w-full rounded-md border border-slate-300 bg-slate-50 px-3 py-2 font-mono text-xs"
                 />

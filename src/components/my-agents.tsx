@@ -86,11 +86,13 @@ export function MyAgents() {
         className="space-y-3 rounded-lg bg-white p-4 ring-1 ring-slate-200"
         onSubmit={async (e) => {
           e.preventDefault();
-          const form = new FormData(e.currentTarget);
+          // React clears currentTarget once the handler awaits: keep the element to reset it after.
+          const formElement = e.currentTarget;
+          const form = new FormData(formElement);
           setFormError(null);
           try {
             await createAgent.mutateAsync({ name: String(form.get("name")), wallet_address: String(form.get("wallet") || "") || null });
-            e.currentTarget?.reset();
+            formElement.reset();
           } catch (err) {
             setFormError((err as Error).message);
           }
