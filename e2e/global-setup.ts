@@ -1,9 +1,10 @@
 // Once per `playwright test` run: a fake judge model, then the real app on embedded parts in a
-// fresh data directory. Tests find the app through E2E_BASE_URL (Playwright hands environment
+// fresh data directory, and its admin account (made admin with `npm run admin`, as in production). Tests find the app through E2E_BASE_URL (Playwright hands environment
 // variables set here to its workers). The returned function is the global teardown.
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { FullConfig } from "@playwright/test";
+import { createE2eAdmin } from "./support/admin";
 import { ensureFreshBuild, startMarketApp } from "./support/app-process";
 import { BASE_URL_VARIABLE } from "./support/app-url";
 import { FAKE_MODEL_ID, startFakeJudge } from "./support/fake-judge";
@@ -18,6 +19,13 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
   try {
     app = await startMarketApp({ rootDir, oracle: { baseUrl: judge.baseUrl, model: FAKE_MODEL_ID } });
   } catch (error) {
+    await judge.close();
+    throw error;
+  }
+  try {
+    await createE2eAdmin({ rootDir, baseUrl: app.baseUrl, dataDir: app.dataDir });
+  } catch (error) {
+    await app.stop();
     await judge.close();
     throw error;
   }

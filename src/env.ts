@@ -63,15 +63,10 @@ const ZEnv = z
     // How long after a job's money settles (resolved, or refund confirmed) a party may dispute it.
     DISPUTE_WINDOW_HOURS: intFromString(72, { min: 1 }),
 
-    ADMIN_AGENT_IDS: z
-      .string()
-      .optional()
-      .transform((v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean)),
-    // Console accounts that act as admins (besides owners marked is_admin in the database).
-    ADMIN_OWNER_EMAILS: z
-      .string()
-      .optional()
-      .transform((v) => (v ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)),
+    // No longer read (issue 7): admins are granted by `npm run admin` on the server. Declared only so
+    // that a deployment still setting them stops at start-up instead of silently losing its admins.
+    ADMIN_AGENT_IDS: optionalString,
+    ADMIN_OWNER_EMAILS: optionalString,
 
     // Local chains only: the key that mints test USDC for POST /api/v1/dev/faucet.
     FAUCET_PRIVATE_KEY: optionalString.pipe(hexPrivateKey.optional()),
@@ -79,6 +74,8 @@ const ZEnv = z
     // Signs console sessions (next-auth). Required outside dev mode; scripts/start.ts keeps one in
     // $DATA_DIR/nextauth-secret for dev mode so sessions survive restarts.
     NEXTAUTH_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+    // The console's public URL (read by next-auth too); also the site named in wallet-proof messages.
+    NEXTAUTH_URL: optionalString.pipe(z.string().url().optional()),
 
     INNGEST_EVENT_KEY: optionalString,
     INNGEST_SIGNING_KEY: optionalString,
@@ -99,8 +96,23 @@ const ZEnv = z
     if (!e.NEXTAUTH_SECRET && !e.DEV_MODE && e.EMBEDDED_PARTS.length === 0 && e.NODE_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEXTAUTH_SECRET"], message: "is required outside dev mode (it signs console sessions)" });
     }
+    // Admin rights from a list anyone could match by signing up or registering first: refused.
+    if (e.ADMIN_OWNER_EMAILS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ADMIN_OWNER_EMAILS"],
+        message: "is no longer read: unset it and make each admin on the server with `npm run admin -- grant-owner <email>` (docs/operations.md)",
+      });
+    }
+    if (e.ADMIN_AGENT_IDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ADMIN_AGENT_IDS"],
+        message: "is no longer read: unset it and make each admin agent on the server with `npm run admin -- grant-agent <agent_id>` (docs/operations.md)",
+      });
+    }
   })
-  .transform((e) => ({
+  .transform(({ ADMIN_AGENT_IDS: _agents, ADMIN_OWNER_EMAILS: _owners, ...e }) => ({
     ...e,
     devMode: e.DEV_MODE || e.EMBEDDED_PARTS.length > 0,
     // Dev mode without a configured secret: a random one per process (sessions end on restart);

@@ -37,6 +37,7 @@ test("the README walkthrough runs as written and ends with a paid worker and a r
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
   expect(output.code, output.stderr + output.stdout).toBe(0);
+  expect(output.stdout).toMatch(/"wallet_address": "0x90F79bf6EB2c4f870365E785982E1f101E93b906",\s*"wallet_verified": true/);
   expect(output.stdout).toContain('"status": "funded"');
   expect(output.stdout).toMatch(/"status": "passed",\s*"won": true/);
   expect(output.stdout).toMatch(/"status": "resolved",\s*"winner_id": "agent_[0-9a-f]+",\s*"payout_status": "success"/);

@@ -73,9 +73,28 @@ export class Market {
     private readonly depositorKey: Hex,
   ) {}
 
-  /** A buyer whose registered wallet is the account that signs its deposits. */
-  registerBuyer(label = "buyer"): Promise<Agent> {
-    return this.registerAgent(label, privateKeyToAccount(this.depositorKey).address);
+  /** A buyer whose proven wallet is the account that signs its deposits (only a proven wallet may fund). */
+  async registerBuyer(label = "buyer"): Promise<Agent> {
+    const buyer = await this.registerAgent(label, privateKeyToAccount(this.depositorKey).address);
+    await this.proveWallet(buyer, this.depositorKey);
+    return buyer;
+  }
+
+  /** Proves the agent controls the wallet of `privateKey`: the challenge, signed by that key, posted back. */
+  async proveWallet(agent: Pick<Agent, "agentId" | "apiKey">, privateKey: Hex): Promise<void> {
+    const account = privateKeyToAccount(privateKey);
+    const challenge = (await expectStatus(
+      await this.request.post(`/api/v1/agents/${agent.agentId}/wallet/challenge`, { headers: authorization(agent), data: { wallet_address: account.address } }),
+      200,
+      `wallet challenge for ${agent.agentId}`,
+    )) as { message: string };
+    const signature = await account.signMessage({ message: challenge.message });
+    const proven = (await expectStatus(
+      await this.request.post(`/api/v1/agents/${agent.agentId}/wallet`, { headers: authorization(agent), data: { message: challenge.message, signature } }),
+      200,
+      `prove the wallet of ${agent.agentId}`,
+    )) as { wallet_verified: boolean };
+    expect(proven.wallet_verified).toBe(true);
   }
 
   /** A worker paid to a fresh address nobody else uses. */
@@ -167,7 +186,7 @@ export class Market {
   }
 }
 
-function authorization(agent: Agent): Record<string, string> {
+function authorization(agent: Pick<Agent, "apiKey">): Record<string, string> {
   return { Authorization: `Bearer ${agent.apiKey}` };
 }
 

@@ -24,18 +24,11 @@ test("an admin reads solvency, resolves a dispute and retries a skipped payout f
     "file dispute",
   );
 
-  // The admin account is made admin by ADMIN_OWNER_EMAILS; it may exist from an earlier test.
-  await page.goto("/sign-up");
-  await page.getByLabel("Name").fill("Ada Admin");
+  // The admin account was signed up and made admin with `npm run admin -- grant-owner` by global-setup.ts.
+  await page.goto("/sign-in");
   await page.getByLabel("Email").fill(E2E_ADMIN_EMAIL);
   await page.getByLabel("Password").fill(E2E_ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  if (!/\/my-agents$/.test(page.url())) {
-    await page.goto("/sign-in");
-    await page.getByLabel("Email").fill(E2E_ADMIN_EMAIL);
-    await page.getByLabel("Password").fill(E2E_ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
+  await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/my-agents$/);
   await page.getByRole("link", { name: /Admin: wallet, disputes and payouts/ }).click();
   await expect(page).toHaveURL(/\/admin$/);

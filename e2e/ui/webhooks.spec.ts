@@ -54,6 +54,8 @@ test("an owner adds a webhook, receives a signed job.funded delivery, sees it lo
     await expect(card.getByTestId("webhook")).toHaveCount(1);
     await expect(card.getByTestId("webhook")).toContainText("job.funded");
 
+    // Only a proven wallet funds jobs.
+    await market.proveWallet({ agentId, apiKey }, depositorKey);
     const job = await market.postFundedJob(
       { agentId, apiKey, walletAddress: wallet },
       { title: `Webhook ${uniqueSuffix()}`, description: "Summarise the article", rubric: DEFAULT_RUBRIC, price: "2", expiry: unixSecondsFromNow(3600) },

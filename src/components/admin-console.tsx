@@ -160,7 +160,7 @@ function PayoutRetry() {
   );
 }
 
-/** For admins (owners with is_admin, or listed in ADMIN_OWNER_EMAILS): money and disputes. */
+/** For admins (owners with is_admin, granted by `npm run admin` on the server): money and disputes. */
 export function AdminConsole() {
   const trpc = useTRPC();
   const me = useQuery({ ...trpc.owners.me.queryOptions(), retry: false });

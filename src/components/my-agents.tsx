@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { AgentWallet } from "./agent-wallet";
 import { AgentWebhooks } from "./agent-webhooks";
 import { ErrorNote, Field, SignInPrompt, buttonClass } from "./form";
 
@@ -69,7 +70,9 @@ export function MyAgents() {
     <div className="space-y-8">
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">My agents</h1>
-        <p className="text-sm text-slate-600">Agents owned by {me.data.email}. You manage their API keys and webhooks and can deactivate them.</p>
+        <p className="text-sm text-slate-600">
+          Agents owned by {me.data.email}. You prove their wallets, manage their API keys and webhooks, and can deactivate them.
+        </p>
         {me.data.is_admin && (
           <p className="text-sm">
             <Link href="/admin" className="text-blue-700 hover:underline">
@@ -83,11 +86,13 @@ export function MyAgents() {
         className="space-y-3 rounded-lg bg-white p-4 ring-1 ring-slate-200"
         onSubmit={async (e) => {
           e.preventDefault();
-          const form = new FormData(e.currentTarget);
+          // React clears currentTarget once the handler awaits: keep the element to reset it after.
+          const formElement = e.currentTarget;
+          const form = new FormData(formElement);
           setFormError(null);
           try {
             await createAgent.mutateAsync({ name: String(form.get("name")), wallet_address: String(form.get("wallet") || "") || null });
-            e.currentTarget?.reset();
+            formElement.reset();
           } catch (err) {
             setFormError((err as Error).message);
           }
@@ -96,7 +101,7 @@ export function MyAgents() {
         <h2 className="font-semibold">Register an agent</h2>
         <div className="grid gap-3 sm:grid-cols-2">
           <Field label="Name" name="name" required />
-          <Field label="Wallet address (for payouts)" name="wallet" placeholder="0x…" />
+          <Field label="Wallet address (for payouts)" name="wallet" placeholder="0x…" hint="To fund jobs from it, prove it on the agent's card once registered." />
         </div>
         {formError && <ErrorNote>{formError}</ErrorNote>}
         {createAgent.data && <ShownOnce label={`API key for ${createAgent.data.agent_id}`} secret={createAgent.data.api_key} />}
@@ -133,6 +138,7 @@ export function MyAgents() {
                 </button>
               )}
             </div>
+            <AgentWallet agent={agent} onProven={refresh} />
             <AgentKeys agentId={agent.agent_id} active={agent.active} />
             <AgentWebhooks agentId={agent.agent_id} active={agent.active} />
           </section>

@@ -14,6 +14,7 @@ export interface TestAppOptions {
   oracle?: { baseUrl: string; model: string };
   oracleTimeoutSeconds?: number;
   confirmations?: number;
+  /** Agents made admins, through the admin service (what `npm run admin -- grant-agent` runs), when they register. */
   adminAgentIds?: string[];
   extraEnv?: Record<string, string>;
   /**
@@ -61,7 +62,9 @@ export async function startTestApp(options: TestAppOptions = {}) {
     ORACLE_BASE_URL: options.oracle?.baseUrl ?? "",
     ORACLE_MODEL: options.oracle?.model ?? "",
     ORACLE_TIMEOUT_SECONDS: String(options.oracleTimeoutSeconds ?? 120),
-    ADMIN_AGENT_IDS: (options.adminAgentIds ?? []).join(","),
+    // Blanked: a developer's shell must not stop the test app (these are refused at start-up).
+    ADMIN_AGENT_IDS: "",
+    ADMIN_OWNER_EMAILS: "",
     EMBEDDED_PARTS: "chain",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
     ...options.extraEnv,
@@ -109,6 +112,20 @@ export async function startTestApp(options: TestAppOptions = {}) {
     return { status: res.status, body, headers: res.headers };
   }
 
+  /**
+   * Proves that the agent controls the wallet of `privateKey` the way a client does: asks for
+   * the challenge, signs it with the key, posts the signature.
+   */
+  async function proveWallet(agent: { agentId: string; apiKey: string }, privateKey: Hex) {
+    const account = privateKeyToAccount(privateKey);
+    const challenge = await api("POST", `/agents/${agent.agentId}/wallet/challenge`, { key: agent.apiKey, body: { wallet_address: account.address } });
+    if (challenge.status !== 200) throw new Error(`wallet challenge for ${agent.agentId}: ${challenge.status} ${JSON.stringify(challenge.body)}`);
+    const signature = await account.signMessage({ message: challenge.body.message });
+    const proven = await api("POST", `/agents/${agent.agentId}/wallet`, { key: agent.apiKey, body: { message: challenge.body.message, signature } });
+    if (proven.status !== 200) throw new Error(`prove wallet of ${agent.agentId}: ${proven.status} ${JSON.stringify(proven.body)}`);
+    return proven.body;
+  }
+
   return {
     get baseUrl() {
       return baseUrl;
@@ -123,8 +140,19 @@ export async function startTestApp(options: TestAppOptions = {}) {
     publicClient,
     /** anvil's test actions: mining control, snapshots, base fee. */
     testClient,
+    rpcUrl: anvil.rpcUrl,
 
-    /** Registers an agent; with `wallet: true` it gets an anvil account holding ETH for gas. */
+    /** Gives an address ETH for gas. */
+    async fundGas(address: Address) {
+      await testClient.setBalance({ address, value: 10n ** 20n });
+    },
+
+    proveWallet,
+
+    /**
+     * Registers an agent; with `wallet: true` it gets an anvil account holding ETH for gas, and
+     * proves it controls it (so it can fund jobs). A wallet given as an address is only set (unproven).
+     */
     async registerAgent(agentId: string, opts: { wallet?: boolean | Address } = {}): Promise<RegisteredAgent & { privateKey?: Hex }> {
       let wallet: Address | undefined;
       let privateKey: Hex | undefined;
@@ -138,7 +166,13 @@ export async function startTestApp(options: TestAppOptions = {}) {
       }
       const res = await api("POST", "/agents", { body: { agent_id: agentId, name: agentId, ...(wallet ? { wallet_address: wallet } : {}) } });
       if (res.status !== 201) throw new Error(`register ${agentId}: ${res.status} ${JSON.stringify(res.body)}`);
-      return { agentId, apiKey: res.body.api_key, wallet, privateKey };
+      const agent = { agentId, apiKey: res.body.api_key as string, wallet, privateKey };
+      if (privateKey) await proveWallet(agent, privateKey);
+      if (options.adminAgentIds?.includes(agentId)) {
+        const { setAgentAdmin } = await import("~/server/services/admins/manage-admins");
+        await setAgentAdmin({ db: getDb(), agentId, change: "grant" });
+      }
+      return agent;
     },
 
     async mintUsdc(to: Address, amount: string) {

@@ -3,6 +3,7 @@ import type { Agent, ApiKey, Job, JobParticipant, Submission, Transfer } from "~
 import { formatUsdc } from "~/server/money";
 import { effectiveStatus } from "~/server/services/jobs/job-state";
 import { completionRate } from "~/server/services/agents/get-agent";
+import { isWalletProven } from "~/server/services/agents/prove-wallet";
 import type { Actor } from "./trpc";
 
 // The REST/tRPC wire format: snake_case, USDC as decimal strings, times as ISO strings.
@@ -15,7 +16,11 @@ export const ZAgentDto = z
   .object({
     agent_id: z.string(),
     name: z.string(),
-    wallet_address: z.string().nullable(),
+    wallet_address: z.string().nullable().meta({ description: "where payouts go; only a proven wallet (wallet_verified) may fund jobs" }),
+    wallet_verified: z
+      .boolean()
+      .meta({ description: "true once the agent proved it controls wallet_address (POST /agents/{agent_id}/wallet); changing the address clears it" }),
+    wallet_verified_at: z.string().nullable().meta({ description: "when wallet_address was proven; null while it is not" }),
     reputation: z.number(),
     completion_rate: z.number(),
     jobs_claimed: z.number().int(),
@@ -33,6 +38,8 @@ export const ZAgentDto = z
       agent_id: "writer-bot-1",
       name: "Writer Bot",
       wallet_address: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+      wallet_verified: true,
+      wallet_verified_at: "2026-11-22T10:01:00.000Z",
       reputation: 0.75,
       completion_rate: 0.75,
       jobs_claimed: 4,
@@ -51,6 +58,8 @@ export function toAgentDto(agent: Agent): z.infer<typeof ZAgentDto> {
     agent_id: agent.id,
     name: agent.name,
     wallet_address: agent.walletAddress,
+    wallet_verified: isWalletProven(agent),
+    wallet_verified_at: isWalletProven(agent) ? iso(agent.walletVerifiedAt) : null,
     reputation: agent.reputation,
     completion_rate: completionRate(agent),
     jobs_claimed: agent.jobsClaimed,

@@ -26,9 +26,11 @@ export const sampleDispute = exampleOf(ZDisputeDto);
 /** The plaintext of sampleApiKey, as registration shows it once. */
 export const sampleApiKeySecret = "am_live_Xq3vN8kR2pL7wT1zB5mC9dF4hJ6gY0aE";
 
-/** sampleAgent the moment it registered: no history yet. */
+/** sampleAgent the moment it registered: no history yet, and its wallet not proven yet. */
 export const sampleNewAgent = {
   ...sampleAgent,
+  wallet_verified: false,
+  wallet_verified_at: null,
   reputation: 0,
   completion_rate: 0,
   jobs_claimed: 0,

@@ -42,8 +42,8 @@ export async function createContext(opts: { headers: Headers; requestId?: string
     // No API key: maybe a person signed in to the console (next-auth session cookie).
     const owner = await ownerFromSession(opts.headers, env.NEXTAUTH_SECRET);
     if (owner) {
-      const row = await db.owner.findUnique({ where: { id: owner }, select: { id: true, email: true, isAdmin: true } });
-      if (row) return { ...base, actor: { kind: "owner", ownerId: row.id, isAdmin: row.isAdmin || env.ADMIN_OWNER_EMAILS.includes(row.email) } };
+      const row = await db.owner.findUnique({ where: { id: owner }, select: { id: true, isAdmin: true } });
+      if (row) return { ...base, actor: { kind: "owner", ownerId: row.id, isAdmin: row.isAdmin } };
     }
     return { ...base, actor: { kind: "anonymous" } };
   }
@@ -54,7 +54,7 @@ export async function createContext(opts: { headers: Headers; requestId?: string
   if (!key) return { ...base, actor: { kind: "anonymous" }, authFailure: "API key is not valid or has been revoked" };
   return {
     ...base,
-    actor: { kind: "agent", agentId: key.agentId, apiKeyId: key.id, isAdmin: env.ADMIN_AGENT_IDS.includes(key.agentId) },
+    actor: { kind: "agent", agentId: key.agentId, apiKeyId: key.id, isAdmin: key.isAdmin },
   };
 }
 
@@ -168,7 +168,10 @@ export const agentOrOwnerProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, actor: ctx.actor } });
 }).meta({ credentials: "agentOrOwner" });
 
-/** Admins are agents named in ADMIN_AGENT_IDS or owners marked admin. */
+/**
+ * Admins are agents and owners whose row has is_admin, which only `npm run admin` on the server
+ * sets (services/admins/manage-admins.ts): never an id or an email someone could register first.
+ */
 export const adminProcedure = publicProcedure.use(({ ctx, next }) => {
   if (ctx.actor.kind === "anonymous") throw new AppError("UNAUTHORIZED", "Send an API key or sign in to the console");
   if (!ctx.actor.isAdmin) throw new AppError("FORBIDDEN", "Only an admin may do this");

@@ -27,6 +27,8 @@ export interface RunningEmbeddedPostgres {
   databaseUrl: string;
   /** Where the cluster's files are: the requested directory, or its stand-in (embeddedPostgresDataDir). */
   dataDir: string;
+  /** True when the cluster was already running (started by another process, e.g. `npm start`). */
+  adopted: boolean;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ const LOG_TAIL_LINES = 40;
 const START_TIMEOUT_MS = 60_000;
 const execFileAsync = promisify(execFile);
 
-type ClusterHandle = Omit<RunningEmbeddedPostgres, "dataDir">;
+type ClusterHandle = Omit<RunningEmbeddedPostgres, "dataDir" | "adopted">;
 
 const registryKey = Symbol.for("agent-market.embedded-postgres");
 type GlobalWithRegistry = typeof globalThis & {
@@ -79,8 +81,11 @@ async function startCluster(dataDir: string, requestedPort: number | undefined):
 
   const releaseLock = await acquireDirectoryLock(`${dataDir}.lock`);
   let running: ClusterHandle;
+  let adopted = false;
   try {
-    running = (await adoptRunningCluster(dataDir)) ?? (await launchCluster(dataDir, requestedPort, runsAsRoot));
+    const adoptedCluster = await adoptRunningCluster(dataDir);
+    adopted = adoptedCluster !== null;
+    running = adoptedCluster ?? (await launchCluster(dataDir, requestedPort, runsAsRoot));
   } finally {
     await releaseLock();
   }
@@ -90,6 +95,7 @@ async function startCluster(dataDir: string, requestedPort: number | undefined):
   return {
     databaseUrl: running.databaseUrl,
     dataDir,
+    adopted,
     stop() {
       stopping ??= running.stop().finally(() => registry.delete(dataDir));
       return stopping;

@@ -12,6 +12,8 @@ import { listAgents } from "~/server/services/agents/list-agents";
 import { deactivateAgent } from "~/server/services/agents/deactivate-agent";
 import { listAgentEarnings } from "~/server/services/agents/list-agent-earnings";
 import { createApiKey, listApiKeys, revokeApiKey } from "~/server/services/agents/manage-api-keys";
+import { issueWalletChallenge, MAX_WALLET_PROOF_MESSAGE_LENGTH, MAX_WALLET_SIGNATURE_BYTES, proveWallet } from "~/server/services/agents/prove-wallet";
+import { getChain } from "~/server/chain/chain";
 
 const ZAgentPath = { agent_id: ZAgentId.meta({ example: "writer-bot-1" }) };
 const ZName = zText({ min: 1, max: 200 }).meta({ example: "Writer Bot" });
@@ -35,6 +37,15 @@ const ZEarningDto = z
     paid_at: z.string().nullable().meta({ description: "when the payout was confirmed on chain" }),
   })
   .meta({ id: "Earning", example: sampleEarning });
+
+const sampleChallengeNonce = "Kf3d9Qx2Lm7Vb1Rt8Wz4";
+const sampleChallengeMessage =
+  "http://localhost:3000 wants you to sign in with your Ethereum account:\n" +
+  "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65\n\n" +
+  "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65 is the wallet of agent writer-bot-1 on Agent Market.\n\n" +
+  "URI: http://localhost:3000/api/v1/agents/writer-bot-1/wallet\nVersion: 1\nChain ID: 31337\n" +
+  `Nonce: ${sampleChallengeNonce}\nIssued At: 2026-11-22T10:00:00.000Z\nExpiration Time: 2026-11-22T10:10:00.000Z\n` +
+  "Request ID: agent:writer-bot-1\nResources:\n- http://localhost:3000/api/v1/agents/writer-bot-1";
 
 export const agentsRouter = router({
   register: publicProcedure
@@ -149,6 +160,83 @@ export const agentsRouter = router({
       });
       return { ...toAgentDto(agent), warnings };
     }),
+
+  walletChallenge: agentOrOwnerProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/agents/{agent_id}/wallet/challenge",
+        tags: ["agents"],
+        summary: "Ask for the message a wallet signs to prove this agent controls it (step 1 of 2)",
+        description:
+          "Returns an EIP-4361 (Sign-In with Ethereum) message naming the agent, the wallet and the chain, with a single-use nonce " +
+          "valid for 10 minutes. Sign it with the wallet (personal_sign / eth_sign of the exact text) and send both to " +
+          "POST /agents/{agent_id}/wallet. Only a proven wallet may fund jobs. The agent itself, its owner or an admin.",
+      },
+    })
+    .input(z.object({ ...ZAgentPath, wallet_address: z.string().max(100).meta({ description: "the wallet to prove", example: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65" }) }))
+    .output(
+      z
+        .object({
+          message: z.string().meta({ description: "sign exactly this text with the wallet" }),
+          nonce: z.string(),
+          wallet_address: z.string(),
+          expires_at: z.string(),
+        })
+        .meta({
+          example: {
+            message: sampleChallengeMessage,
+            nonce: sampleChallengeNonce,
+            wallet_address: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+            expires_at: "2026-11-22T10:10:00.000Z",
+          },
+        }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const challenge = await issueWalletChallenge({ db: ctx.db, env: ctx.env, actor: ctx.actor, agentId: input.agent_id, walletAddress: input.wallet_address });
+      return { message: challenge.message, nonce: challenge.nonce, wallet_address: challenge.walletAddress, expires_at: challenge.expiresAt.toISOString() };
+    }),
+
+  proveWallet: agentOrOwnerProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/agents/{agent_id}/wallet",
+        tags: ["agents"],
+        summary: "Prove this agent controls a wallet: the signed challenge (step 2 of 2)",
+        description:
+          "Body: the message from POST /agents/{agent_id}/wallet/challenge, unchanged, and the wallet's signature of it. " +
+          "On success the wallet becomes the agent's wallet_address with wallet_verified true. A contract wallet's signature " +
+          "(ERC-1271, or ERC-6492 before deployment) is checked on chain. Each challenge works once.",
+      },
+    })
+    .input(
+      z.object({
+        ...ZAgentPath,
+        message: z.string().min(1).max(MAX_WALLET_PROOF_MESSAGE_LENGTH).meta({ example: sampleChallengeMessage }),
+        signature: z
+          .string()
+          .regex(new RegExp(`^0x(?:[0-9a-fA-F]{2}){1,${MAX_WALLET_SIGNATURE_BYTES}}$`), `must be 0x and hex, at most ${MAX_WALLET_SIGNATURE_BYTES} bytes`)
+          .meta({
+            example:
+              "0x801bf27b02cb3246b90b288cfd982a3a09e1888924e950752c73ae31522ee6962122390081467bfb4637b9c1cb168c81634f1b666a1f027ab80e9ecbc3acc09a1c",
+          }),
+      }),
+    )
+    .output(ZAgentDto)
+    .mutation(async ({ ctx, input }) =>
+      toAgentDto(
+        await proveWallet({
+          db: ctx.db,
+          env: ctx.env,
+          chain: getChain(),
+          actor: ctx.actor,
+          agentId: input.agent_id,
+          message: input.message,
+          signature: input.signature as `0x${string}`,
+        }),
+      ),
+    ),
 
   deactivate: agentOrOwnerProcedure
     .meta({

@@ -28,8 +28,7 @@ export const ownersRouter = router({
     .query(async ({ ctx }) => {
       const owner = await getOwner({ db: ctx.db, ownerId: ctx.actor.ownerId });
       const agents = await listOwnedAgents({ db: ctx.db, ownerId: owner.id });
-      // Admin by the database flag or by ADMIN_OWNER_EMAILS: what this session may actually do.
-      return { ...toOwnerDto(owner), is_admin: ctx.actor.isAdmin, agents: agents.map(toAgentDto) };
+      return { ...toOwnerDto(owner), agents: agents.map(toAgentDto) };
     }),
 
   createAgent: ownerProcedure

@@ -5,13 +5,13 @@ import { hashApiKey } from "./api-key-secret";
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
- * The live key behind a bearer token, or null. Revoking the key or deactivating its agent takes
+ * The live key behind a bearer token (with its agent's admin flag), or null. Revoking the key or deactivating its agent takes
  * effect on the next request. One statement on the plain pg pool (it runs on every agent
  * request): the unique key_hash index, and the agent's row by its primary key.
  */
 export async function authenticateApiKey({ token }: { token: string }) {
-  const [key] = await sqlQuery<{ id: string; agent_id: string; last_used_at: Date | null }>(Prisma.sql`
-    SELECT k.id, k.agent_id, k.last_used_at FROM api_keys k JOIN agents a ON a.agent_id = k.agent_id
+  const [key] = await sqlQuery<{ id: string; agent_id: string; last_used_at: Date | null; is_admin: boolean }>(Prisma.sql`
+    SELECT k.id, k.agent_id, k.last_used_at, a.is_admin FROM api_keys k JOIN agents a ON a.agent_id = k.agent_id
     WHERE k.key_hash = ${hashApiKey(token)} AND k.revoked_at IS NULL AND a.deactivated_at IS NULL`);
   if (!key) return null;
   const now = new Date();
@@ -23,5 +23,6 @@ export async function authenticateApiKey({ token }: { token: string }) {
       UPDATE api_keys SET last_used_at = ${now.toISOString()}::timestamp
       WHERE id = ${key.id}::uuid AND (last_used_at IS NULL OR last_used_at < ${staleBefore.toISOString()}::timestamp)`).catch(() => undefined);
   }
-  return { id: key.id, agentId: key.agent_id };
+  // Admin rights come from the agent's row (set only by `npm run admin`), read in the same statement.
+  return { id: key.id, agentId: key.agent_id, isAdmin: key.is_admin };
 }

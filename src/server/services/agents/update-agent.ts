@@ -16,7 +16,8 @@ export interface UpdateAgentInput {
 
 /**
  * An agent edits its own profile (G02, #26, #46); admins may edit any. Fields left out stay as
- * they are. Payout rows already written keep the address they were written with.
+ * they are. Payout rows already written keep the address they were written with. A wallet set
+ * here is where payouts go but is unproven: funding needs POST /agents/{agent_id}/wallet.
  */
 export async function updateAgent({ db, actor, agentId, input }: { db: Db; actor: ManagingActor; agentId: string; input: UpdateAgentInput }) {
   const agent = await getAgent({ db, agentId });
@@ -26,7 +27,17 @@ export async function updateAgent({ db, actor, agentId, input }: { db: Db; actor
 
   const data: Prisma.AgentUpdateInput = {};
   if (input.name !== undefined) data.name = input.name;
-  if (input.walletAddress !== undefined) data.walletAddress = normalizeWallet(input.walletAddress);
+  if (input.walletAddress !== undefined) {
+    const wallet = normalizeWallet(input.walletAddress);
+    data.walletAddress = wallet;
+    // A new address is unproven: the proof was for the old one. (isWalletProven also compares the
+    // addresses, so a proof could not carry over even if this were missed.) Setting the same
+    // address again keeps it.
+    if (wallet !== agent.walletAddress) {
+      data.walletVerifiedAddress = null;
+      data.walletVerifiedAt = null;
+    }
+  }
   if (input.capabilities !== undefined) data.capabilities = normalizeCapabilities(input.capabilities);
   if (input.preferredArtifactTypes !== undefined) data.preferredArtifactTypes = normalizePreferredArtifactTypes(input.preferredArtifactTypes);
   if (Object.keys(data).length === 0) {

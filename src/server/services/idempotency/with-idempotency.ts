@@ -5,7 +5,7 @@ import { AppError, toAppError, type AppErrorCode } from "~/server/errors";
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 // Answers that depend on the moment, not on the request: a retry with the same key must be
 // able to succeed later, so they are not kept (like server errors).
-const MOMENTARY_ERRORS = new Set<AppErrorCode>(["DEPOSIT_UNCONFIRMED", "DEPOSIT_NOT_FOUND", "JUDGING_IN_PROGRESS", "RATE_LIMITED"]);
+const MOMENTARY_ERRORS = new Set<AppErrorCode>(["DEPOSIT_UNCONFIRMED", "DEPOSIT_NOT_FOUND", "JUDGING_IN_PROGRESS", "RATE_LIMITED", "WALLET_NOT_PROVEN"]);
 
 // A key whose first request never finished (its process died) may be taken over after this.
 const ABANDONED_AFTER_MS = 5 * 60 * 1000;

@@ -5,13 +5,44 @@ import type { ChainClient } from "~/server/chain/chain";
 import { Prisma } from "~/generated/prisma/client";
 import { AppError } from "~/server/errors";
 import { formatUsdc } from "~/server/money";
+import { isWalletProven } from "~/server/services/agents/prove-wallet";
 import { assertBuyer, lockJob, transitionJob } from "./job-state";
 
 const OVERPAYMENT_WARNING_RATIO = 1.1;
 
+/** The buyer's wallet if it is set and proven, else the error that says what to do. */
+function assertProvenWallet(buyerId: string, buyer: { walletAddress: string | null; walletVerifiedAddress: string | null }): string {
+  if (!buyer.walletAddress) {
+    throw new AppError("WALLET_REQUIRED", "wallet_address: set the wallet you pay from (PATCH /agents/{agent_id}) before funding, so the deposit can be matched to you", {
+      field: "wallet_address",
+    });
+  }
+  if (!isWalletProven(buyer)) {
+    throw new AppError(
+      "WALLET_NOT_PROVEN",
+      `wallet_address: prove that agent '${buyerId}' controls ${buyer.walletAddress} before funding: sign the message from POST /agents/${buyerId}/wallet/challenge and send it to POST /agents/${buyerId}/wallet`,
+      { field: "wallet_address", wallet_address: buyer.walletAddress, challenge: `/agents/${buyerId}/wallet/challenge`, prove: `/agents/${buyerId}/wallet` },
+    );
+  }
+  return buyer.walletAddress;
+}
+
+function sentFrom(from: string | null, wallet: string): boolean {
+  return from !== null && from.toLowerCase() === wallet.toLowerCase();
+}
+
+function notFromBuyer(hash: string, from: string | null, wallet: string): AppError {
+  return new AppError("DEPOSIT_NOT_FROM_BUYER", `tx_hash: the USDC in ${hash} was not sent from your proven wallet ${wallet}`, {
+    field: "tx_hash",
+    from,
+    wallet_address: wallet,
+  });
+}
+
 /**
- * open -> funded, once the buyer's USDC transfer to the operations wallet is on chain,
- * succeeded, is large enough, has enough confirmations and has never funded another job.
+ * open -> funded, once the buyer's USDC transfer to the operations wallet is on chain, was sent
+ * from the wallet the buyer proved it controls, succeeded, is large enough, has enough
+ * confirmations and has never funded another job.
  */
 export async function fundJob({
   db,
@@ -35,14 +66,10 @@ export async function fundJob({
   if (job.status !== "open") {
     throw new AppError(job.status === "expired" ? "JOB_EXPIRED" : "JOB_NOT_OPEN", `Job is ${job.status}; only an open job can be funded`, { status: job.status });
   }
-  // The deposit must come from the buyer's own wallet: otherwise anyone could claim another
-  // agent's deposit for their job (and have it refunded to themselves, or block its owner).
-  const buyer = await db.agent.findUniqueOrThrow({ where: { id: job.buyerId }, select: { walletAddress: true } });
-  if (!buyer.walletAddress) {
-    throw new AppError("WALLET_REQUIRED", "wallet_address: set the wallet you pay from (PATCH /agents/{agent_id}) before funding, so the deposit can be matched to you", {
-      field: "wallet_address",
-    });
-  }
+  // The deposit must come from a wallet the buyer proved it controls: a wallet_address alone is
+  // only a claim, and anyone could name the wallet that sent someone else's deposit.
+  const buyer = await db.agent.findUniqueOrThrow({ where: { id: job.buyerId }, select: { walletAddress: true, walletVerifiedAddress: true } });
+  const wallet = assertProvenWallet(job.buyerId, buyer);
   const used = await db.job.findUnique({ where: { depositTxHash: hash }, select: { id: true } });
   if (used) throw new AppError("DEPOSIT_ALREADY_USED", `tx_hash ${hash} has already funded a job`, { field: "tx_hash" });
 
@@ -56,13 +83,7 @@ export async function fundJob({
     throw new AppError("DEPOSIT_NOT_FOUND", `tx_hash: no mined transaction ${hash} on chain ${env.CHAIN_ID}`, { field: "tx_hash" });
   }
   if (!deposit.succeeded) throw new AppError("DEPOSIT_FAILED", `tx_hash: transaction ${hash} reverted`, { field: "tx_hash" });
-  if (deposit.transfersToOps > 0n && deposit.from?.toLowerCase() !== buyer.walletAddress.toLowerCase()) {
-    throw new AppError("DEPOSIT_NOT_FROM_BUYER", `tx_hash: the USDC in ${hash} was not sent from your wallet ${buyer.walletAddress}`, {
-      field: "tx_hash",
-      from: deposit.from,
-      wallet_address: buyer.walletAddress,
-    });
-  }
+  if (deposit.transfersToOps > 0n && !sentFrom(deposit.from, wallet)) throw notFromBuyer(hash, deposit.from, wallet);
   if (deposit.transfersToOps < job.price) {
     throw new AppError(
       "DEPOSIT_TOO_SMALL",
@@ -84,6 +105,12 @@ export async function fundJob({
       if (current.status !== "open") {
         throw new AppError("JOB_NOT_OPEN", `Job is ${current.status}; only an open job can be funded`, { status: current.status });
       }
+      // Again under the job lock, with the buyer's row held (job, then agent: the claim's lock
+      // order): a wallet changed while the chain was read must not fund with the old proof.
+      const [locked] = await tx.$queryRaw<{ wallet_address: string | null; wallet_verified_address: string | null }[]>`
+        SELECT wallet_address, wallet_verified_address FROM agents WHERE agent_id = ${current.buyerId} FOR SHARE`;
+      const provenNow = assertProvenWallet(current.buyerId, { walletAddress: locked?.wallet_address ?? null, walletVerifiedAddress: locked?.wallet_verified_address ?? null });
+      if (!sentFrom(deposit.from, provenNow)) throw notFromBuyer(hash, deposit.from, provenNow);
       return transitionJob(
         tx,
         current,

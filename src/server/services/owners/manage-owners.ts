@@ -3,9 +3,10 @@ import { AppError } from "~/server/errors";
 import { Prisma } from "~/generated/prisma/client";
 import { hashPassword, verifyPassword } from "~/server/auth/password";
 
-export async function signUpOwner({ db, email, name, password, isAdmin = false }: { db: Db; email: string; name: string; password: string; isAdmin?: boolean }) {
+/** Open sign-up. The account is never an admin: only `npm run admin` on the server grants that. */
+export async function signUpOwner({ db, email, name, password }: { db: Db; email: string; name: string; password: string }) {
   try {
-    return await db.owner.create({ data: { email: email.trim().toLowerCase(), name, passwordHash: await hashPassword(password), isAdmin } });
+    return await db.owner.create({ data: { email: email.trim().toLowerCase(), name, passwordHash: await hashPassword(password) } });
   } catch (err) {
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") {
       throw new AppError("CONFLICT", "email: an account with this email already exists", { field: "email" });
