@@ -134,8 +134,8 @@ describe("npm run admin", () => {
     // As root, Postgres runs as the `postgres` user, which must reach the cluster (mkdtemp is 0700).
     await fs.chmod(dataDir, 0o755);
     const env = { ...process.env, DATABASE_URL: "", DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) };
-    const { embeddedPostgresDir, startEmbeddedPostgres } = await import("~/server/dev/embedded-postgres");
-    const clusterDir = embeddedPostgresDir(dataDir).dir;
+    const { embeddedPostgresDataDir, startEmbeddedPostgres } = await import("~/server/dev/embedded-postgres");
+    const clusterDir = embeddedPostgresDataDir(path.join(dataDir, "postgres"));
     let running: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
     try {
       // Not running: the command starts the cluster (creating it), migrates, answers and stops it again.
