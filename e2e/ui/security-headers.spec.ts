@@ -40,7 +40,7 @@ test("API answers, errors, the API reference and static files carry the restrict
   for (const [path, status] of [
     ["/api/v1/jobs", 200],
     ["/api/v1/openapi.json", 200],
-    ["/api/v1/jobs/not-a-uuid", 404],
+    ["/api/v1/jobs/00000000-0000-4000-8000-000000000000", 404],
     ["/api/v1/no-such-route", 404],
     ["/api/trpc/jobs.list?input=%7B%7D", 200],
     ["/api/auth/session", 200],

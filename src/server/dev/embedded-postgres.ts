@@ -161,6 +161,9 @@ async function launchCluster(
   for (const stream of [server.stdout, server.stderr]) (stream as unknown as Partial<net.Socket>).unref?.();
 
   const stop = async () => {
+    // Held again while it shuts down: an unreferenced child lets a process whose other work is
+    // done exit mid-await, leaving Postgres half-stopped and the caller's next steps unrun.
+    server.ref();
     if (server.exitCode === null && server.signalCode === null) server.kill("SIGINT");
     await exited;
   };
