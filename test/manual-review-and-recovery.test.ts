@@ -147,6 +147,18 @@ describe("crash recovery", () => {
     await app.waitFor("the waiting sweep picked up", async () => (await app.api("GET", "/health")).body.checks.background_runner.ok === true);
   });
 
+  it("drops work leases left by dead processes once their work has had a minute to be retried", async () => {
+    await app.db.$executeRaw`
+      INSERT INTO work_leases (key, instance_id, started_at) VALUES
+        ('payouts.send-transfer:old-orphan', 'dead-instance', now() AT TIME ZONE 'UTC' - interval '5 minutes'),
+        ('payouts.send-transfer:new-orphan', 'dead-instance', now() AT TIME ZONE 'UTC')`;
+    const { sweepUnfinishedWork } = await import("~/server/jobs/functions/sweep");
+    const swept = await sweepUnfinishedWork();
+    expect(swept.deadLeases).toBe(1);
+    const left = await app.db.workLease.findMany({ where: { instanceId: "dead-instance" } });
+    expect(left.map((l) => l.key)).toEqual(["payouts.send-transfer:new-orphan"]);
+  });
+
   it("keeps serving when the database closes its connections (a restart, an admin's kill)", async () => {
     const buyer = await app.registerAgent("disconnect-buyer");
     // Warm every pool: Prisma (registration), the plain pg pool (lists, key lookups).

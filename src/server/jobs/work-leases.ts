@@ -36,3 +36,14 @@ export async function takeWorkLease(db: Queryable, key: string, instanceId: stri
 export async function releaseWorkLease(db: Queryable, key: string, instanceId: string): Promise<void> {
   await db.query(`DELETE FROM work_leases WHERE key = $1 AND instance_id = $2`, [key, instanceId]);
 }
+
+/** Leases whose holder died and whose work nobody retried (it finished elsewhere): the sweep drops them. */
+export async function dropDeadWorkLeases(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM work_leases l
+     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 || l.instance_id)
+       AND l.started_at < now() - interval '1 minute'`,
+    [RUNNER_APPLICATION_NAME_PREFIX],
+  );
+  return rowCount ?? 0;
+}

@@ -7,6 +7,8 @@ import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
 import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
 import { repairNonceGaps } from "~/server/services/transfers/repair-nonce-gaps";
+import { getSqlPool } from "~/server/db-sql";
+import { dropDeadWorkLeases } from "~/server/jobs/work-leases";
 
 const STALE_AFTER_MS = 15_000;
 
@@ -46,7 +48,8 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   const deliveries = await db.webhookDelivery.findMany({ where: { status: "pending", updatedAt: { lt: new Date(Date.now() - 10 * 60_000) } }, select: { id: true }, take: 500 });
   for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
-  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys };
+  const deadLeases = await dropDeadWorkLeases(getSqlPool());
+  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
 }
 
 export const sweepFunction = defineBackgroundFunction({
