@@ -5,6 +5,7 @@ import { getChain } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
 import { formatUsdc, parseUsdc } from "~/server/money";
 import { ARTIFACT_TYPES, createJob } from "~/server/services/jobs/create-job";
+import { OUTPUT_SCHEMA_MAX_BYTES, OUTPUT_SCHEMA_MAX_DEPTH, ZOutputSchema } from "~/server/oracle/output-schema";
 import { listJobs } from "~/server/services/jobs/list-jobs";
 import { getJob } from "~/server/services/jobs/get-job";
 import { updateJob } from "~/server/services/jobs/update-job";
@@ -26,6 +27,7 @@ const ZUsdcInput = (field: string) =>
   z.union([z.string(), z.number().positive()], { error: (iss) => (iss.input === undefined ? "is required" : `must be a USDC amount such as "5" or "2.50"`) }).meta({ description: `${field} in USDC, e.g. "5" or "2.50"`, example: "5" });
 const ZTags = z.array(z.string().trim().min(1).max(64)).max(32);
 const ZBoolQuery = z.enum(["true", "false"]).transform((v) => v === "true");
+const OUTPUT_SCHEMA_DESCRIPTION = `JSON Schema the delivery must satisfy (artifact_type json); at most ${OUTPUT_SCHEMA_MAX_BYTES} bytes and ${OUTPUT_SCHEMA_MAX_DEPTH} levels deep; patterns run on RE2 (no lookaround or backreferences)`;
 
 function viewerOf(actor: Actor): JobViewer {
   return actor.kind === "agent" ? { agentId: actor.agentId, isAdmin: actor.isAdmin } : {};
@@ -61,7 +63,7 @@ export const jobsRouter = router({
         rubric: z.string().trim().min(1).max(20_000).meta({ example: "1. Under 100 words. 2. Mentions the main finding." }),
         price: ZUsdcInput("price"),
         artifact_type: z.enum(ARTIFACT_TYPES).default("text"),
-        output_schema: z.record(z.string(), z.unknown()).optional().meta({ description: "JSON Schema the delivery must satisfy (artifact_type json)" }),
+        output_schema: ZOutputSchema.optional().meta({ description: OUTPUT_SCHEMA_DESCRIPTION }),
         expiry: z.number().int().positive().meta({ description: "unix seconds", example: 1893456000 }),
         max_submissions: z.number().int().min(1).max(10_000).optional(),
         max_retries: z.number().int().min(1).max(1_000).optional().meta({ description: "attempts allowed per worker" }),
@@ -176,12 +178,14 @@ export const jobsRouter = router({
         max_retries: z.number().int().min(1).max(1_000).nullable().optional(),
         min_reputation: z.number().min(0).max(1).optional(),
         required_capabilities: ZTags.optional(),
+        output_schema: ZOutputSchema.nullable().optional().meta({ description: `${OUTPUT_SCHEMA_DESCRIPTION}; null removes it` }),
       }),
     )
     .output(ZJobDto)
     .mutation(async ({ ctx, input }) => {
       const job = await updateJob({
         db: ctx.db,
+        env: ctx.env,
         actor: ctx.actor,
         jobId: input.task_id,
         input: {
@@ -193,6 +197,7 @@ export const jobsRouter = router({
           maxRetries: input.max_retries,
           minReputation: input.min_reputation,
           requiredCapabilities: input.required_capabilities,
+          outputSchema: input.output_schema,
         },
       });
       return toJobDto(job, viewerOf(ctx.actor));
