@@ -1,16 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app";
 import { createFundedJob, inAnHour } from "./support/jobs";
+import { AppError } from "~/server/errors";
+import { assertAcceptableOutputSchema, checkDeliveryAgainstOutputSchema } from "~/server/oracle/output-schema";
 
 // A buyer's output_schema and a worker's delivery are both hostile input. Checking one against
 // the other must never stall the process that serves the API (issue 7, item 4). The app runs in
 // this process, so a check on its event loop would stall the probes below as well.
 
-const SCHEMA_CHECK_TIMEOUT_MS = 1500;
+// Set apart from the default (3 s) to prove the setting is read.
+const SCHEMA_CHECK_TIMEOUT_MS = 2000;
 // Requests answer within 100 ms while a delivery is judged. Several engineers' test runs share
 // this machine's 2 cores, so a single probe can be slow for reasons of its own: the typical
 // (median) probe must be under 100 ms, and none may come near a stall, which lasts at least the
-// time limit (1.5 s here; the reported freeze lasted 99 s).
+// time limit (2 s here; the reported freeze lasted 99 s).
 const RESPONSIVE_MS = 100;
 const NEVER_STALLED_MS = 1000;
 
@@ -149,6 +152,41 @@ describe("a hostile output_schema cannot stall the API", () => {
       ["json_schema_check", true],
       ["manual_review", false],
     ]);
+  });
+});
+
+describe("the schema checker's memory limits", () => {
+  // Called directly with a generous time limit: filling a heap takes about a second of CPU, which
+  // on a loaded machine can be several seconds of wall time, and these tests are about memory.
+
+  it("refuses a pattern too large for the pattern engine, naming it", async () => {
+    // RE2 runs with a fixed 16 MiB heap: this one pattern fills it, even on a fresh worker.
+    const refused = await assertAcceptableOutputSchema({ type: "object", properties: { name: { pattern: "[\\p{L}\\p{N}]{500}" } } }, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AppError);
+    expect(refused).toMatchObject({
+      code: "VALIDATION_FAILED",
+      message: "output_schema: the pattern at /properties/name/pattern needs more memory than the pattern engine allows",
+      details: { field: "output_schema", path: "/properties/name/pattern" },
+    });
+  });
+
+  it("fails a delivery whose check overruns the worker's heap, without harm to this process", async () => {
+    // allErrors collects one error per item per copy: 25,000 items x 64 copies overflow the
+    // worker's 64 MB heap.
+    const check = await checkDeliveryAgainstOutputSchema({
+      schema: { type: "array", items: { allOf: Array.from({ length: 64 }, () => ({ type: "string" })) } },
+      content: `[${Array.from({ length: 25_000 }, () => "0").join(",")}]`,
+      artifactType: "json",
+      timeoutMs: 30_000,
+    });
+    expect(check).toEqual({
+      step: { name: "json_schema_check", passed: false, detail: "The schema check exceeded its memory limit (the check ran out of memory)" },
+      taskMisconfigured: false,
+    });
+
+    // The pool replaced the worker: the next check works.
+    const next = await checkDeliveryAgainstOutputSchema({ schema: { type: "array" }, content: "[1]", artifactType: "json" });
+    expect(next.step).toEqual({ name: "json_schema_check", passed: true, detail: "Content matches the output schema" });
   });
 });
 

@@ -125,6 +125,8 @@ export async function checkDeliveryAgainstOutputSchema({
     return failed(`The schema check exceeded its time limit of ${outcome.timeoutMs} ms`);
   }
   if (outcome.status === "out_of_memory") {
+    // A schema whose patterns alone overflow the engine is the task's fault, not the delivery's.
+    if (outcome.whileCompiling) return misconfigured(`its patterns need more memory than the pattern engine allows (${outcome.detail})`);
     return failed(`The schema check exceeded its memory limit (${outcome.detail})`);
   }
   const result = outcome.result;

@@ -42,9 +42,10 @@ export type SchemaTaskOutcome<R> =
   | { status: "timed_out"; timeoutMs: number }
   /**
    * The worker's V8 heap limit, or the regular-expression engine's fixed 16 MiB heap (twice in a
-   * row, the second time from an empty heap); `pattern` is the one being compiled or run then.
+   * row, the second time from an empty heap); `pattern` is the one being compiled or run then,
+   * `whileCompiling` whether the schema alone was too much (rather than the data checked).
    */
-  | { status: "out_of_memory"; detail: string; pattern?: string };
+  | { status: "out_of_memory"; detail: string; pattern?: string; whileCompiling: boolean };
 
 /** Workers kept warm per process; evaluateSubmission runs 4 at a time on a 2-core machine. */
 const POOL_SIZE = 2;
@@ -79,6 +80,7 @@ class EngineFailure extends Error {
   constructor(message, pattern) {
     super(message);
     this.pattern = pattern;
+    this.whileCompiling = false;
   }
 }
 
@@ -154,7 +156,12 @@ function compile(schema, engine) {
 function accept(task) {
   const refusedPatterns = [];
   for (const { path, pattern } of task.patterns) {
-    withPatternEngine((_, reason) => refusedPatterns.push({ path, pattern, reason }), (engine) => engine(pattern));
+    try {
+      withPatternEngine((_, reason) => refusedPatterns.push({ path, pattern, reason }), (engine) => engine(pattern));
+    } catch (error) {
+      if (error instanceof EngineFailure) error.whileCompiling = true;
+      throw error;
+    }
   }
   // Ajv decides which patterns it compiles; one the list above missed is refused all the same.
   const listed = new Set(task.patterns.map((p) => p.pattern));
@@ -170,7 +177,10 @@ function accept(task) {
       try {
         compile(task.schema, engine);
       } catch (error) {
-        if (error instanceof EngineFailure) throw error;
+        if (error instanceof EngineFailure) {
+          error.whileCompiling = true;
+          throw error;
+        }
         compileError = error instanceof Error ? error.message : String(error);
       }
     },
@@ -192,7 +202,10 @@ function validate(task) {
     try {
       check = compile(task.schema, engine);
     } catch (error) {
-      if (error instanceof EngineFailure) throw error;
+      if (error instanceof EngineFailure) {
+        error.whileCompiling = true;
+        throw error;
+      }
       return { kind: "schema_invalid", message: error instanceof Error ? error.message : String(error) };
     }
     let valid;
@@ -212,6 +225,8 @@ function validate(task) {
   });
 }
 
+parentPort.postMessage({ ready: true });
+
 parentPort.on("message", (task) => {
   let reply;
   try {
@@ -219,13 +234,17 @@ parentPort.on("message", (task) => {
   } catch (error) {
     const engineFailed = error instanceof EngineFailure || error instanceof WebAssembly.RuntimeError;
     const pattern = error instanceof EngineFailure ? error.pattern : undefined;
-    reply = { id: task.id, ok: false, engineFailed, pattern, message: error instanceof Error ? error.message : String(error) };
+    const whileCompiling = error instanceof EngineFailure && error.whileCompiling;
+    reply = { id: task.id, ok: false, engineFailed, pattern, whileCompiling, message: error instanceof Error ? error.message : String(error) };
   }
   parentPort.postMessage(reply);
 });
 `;
 
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; engineFailed: boolean; pattern?: string; message: string };
+type Reply =
+  | { ready: true }
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; engineFailed: boolean; pattern?: string; whileCompiling: boolean; message: string };
 
 type Pending = {
   id: number;
@@ -238,7 +257,8 @@ type Pending = {
   onAbort?: () => void;
 };
 
-type Slot = { worker: Worker | null; running: Pending | null; timer: NodeJS.Timeout | null };
+/** `ready` once the worker has loaded Ajv and the pattern engine: start-up is not the task's time. */
+type Slot = { worker: Worker | null; ready: boolean; running: Pending | null; timer: NodeJS.Timeout | null };
 
 class SchemaCheckPool {
   private readonly slots: Slot[];
@@ -246,7 +266,7 @@ class SchemaCheckPool {
   private nextId = 1;
 
   constructor(size: number) {
-    this.slots = Array.from({ length: size }, () => ({ worker: null, running: null, timer: null }));
+    this.slots = Array.from({ length: size }, () => ({ worker: null, ready: false, running: null, timer: null }));
   }
 
   run(task: SchemaTask, { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<SchemaTaskOutcome<unknown>> {
@@ -284,8 +304,10 @@ class SchemaCheckPool {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
       if (slot.running) continue;
+      if (!slot.worker) this.spawn(slot);
+      if (!slot.ready) continue;
+      const worker = slot.worker!;
       const pending = this.queue.shift()!;
-      const worker = slot.worker ?? this.spawn(slot);
       slot.running = pending;
       worker.ref();
       worker.postMessage({ id: pending.id, ...pending.task });
@@ -297,12 +319,19 @@ class SchemaCheckPool {
     }
   }
 
-  private spawn(slot: Slot): Worker {
+  private spawn(slot: Slot): void {
     const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: RESOURCE_LIMITS });
     slot.worker = worker;
+    slot.ready = false;
     worker.unref();
     worker.on("message", (reply: Reply) => {
-      if (slot.worker !== worker || !slot.running || slot.running.id !== reply.id) return;
+      if (slot.worker !== worker) return;
+      if ("ready" in reply) {
+        slot.ready = true;
+        this.dispatch();
+        return;
+      }
+      if (!slot.running || slot.running.id !== reply.id) return;
       const pending = this.finish(slot);
       if (reply.ok) {
         pending.settle({ status: "done", result: reply.result });
@@ -314,7 +343,12 @@ class SchemaCheckPool {
           pending.attempt = 1;
           this.queue.unshift(pending);
         } else {
-          pending.settle({ status: "out_of_memory", detail: "the regular-expression engine ran out of memory", pattern: reply.pattern });
+          pending.settle({
+            status: "out_of_memory",
+            detail: "the regular-expression engine ran out of memory",
+            pattern: reply.pattern,
+            whileCompiling: reply.whileCompiling,
+          });
         }
       } else {
         pending.settle(new Error(`schema check failed: ${reply.message}`));
@@ -324,24 +358,35 @@ class SchemaCheckPool {
     worker.on("error", (error: Error & { code?: string }) => {
       if (slot.worker !== worker) return;
       const pending = slot.running ? this.finish(slot) : null;
+      const starting = !slot.ready;
       this.retire(slot);
       if (pending) {
         pending.settle(
           error.code === "ERR_WORKER_OUT_OF_MEMORY"
-            ? { status: "out_of_memory", detail: "the check ran out of memory" }
+            ? { status: "out_of_memory", detail: "the check ran out of memory", whileCompiling: false }
             : new Error(`schema check worker failed: ${error.message}`),
         );
+      } else if (starting) {
+        // A worker that cannot start (ajv or re2-wasm missing) would fail every task the same way.
+        this.failQueued(new Error(`schema check worker failed to start: ${error.message}`));
       }
       this.dispatch();
     });
     worker.on("exit", (code) => {
       if (slot.worker !== worker) return;
       const pending = slot.running ? this.finish(slot) : null;
+      const starting = !slot.ready;
       slot.worker = null;
-      pending?.settle(new Error(`schema check worker exited with code ${code}`));
+      slot.ready = false;
+      const failure = new Error(`schema check worker exited with code ${code}`);
+      if (pending) pending.settle(failure);
+      else if (starting) this.failQueued(failure);
       this.dispatch();
     });
-    return worker;
+  }
+
+  private failQueued(error: Error): void {
+    for (const pending of this.queue.splice(0)) pending.settle(error);
   }
 
   /** The slot's task is over (answered, failed or timed out): the slot is free again. */
@@ -361,6 +406,7 @@ class SchemaCheckPool {
     slot.running = null;
     const worker = slot.worker;
     slot.worker = null;
+    slot.ready = false;
     if (worker) void worker.terminate();
   }
 }
