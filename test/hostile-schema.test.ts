@@ -1,3 +1,6 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app";
 import { createFundedJob, inAnHour } from "./support/jobs";
@@ -31,6 +34,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -187,6 +191,17 @@ describe("the schema checker's memory limits", () => {
     // The pool replaced the worker: the next check works.
     const next = await checkDeliveryAgainstOutputSchema({ schema: { type: "array" }, content: "[1]", artifactType: "json" });
     expect(next.step).toEqual({ name: "json_schema_check", passed: true, detail: "Content matches the output schema" });
+  });
+});
+
+describe("the schema checker's workers", () => {
+  it("let a process that used them exit once idle (scripts and CLIs must not hang)", async () => {
+    const script = `import("./src/server/oracle/output-schema.ts").then(async (m) => {
+      const r = await m.checkDeliveryAgainstOutputSchema({ schema: { type: "string" }, content: '"x"', artifactType: "json" });
+      console.log(r.step.detail);
+    })`;
+    const { stdout } = await execFileAsync(path.resolve("node_modules/.bin/tsx"), ["-e", script], { cwd: process.cwd(), timeout: 30_000 });
+    expect(stdout.trim()).toBe("Content matches the output schema");
   });
 });
 

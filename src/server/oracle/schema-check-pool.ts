@@ -328,6 +328,9 @@ class SchemaCheckPool {
       if (slot.worker !== worker) return;
       if ("ready" in reply) {
         slot.ready = true;
+        // An idle worker must not keep the process alive; unref() before the thread is online
+        // does not stick, so it is repeated here.
+        worker.unref();
         this.dispatch();
         return;
       }
