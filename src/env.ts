@@ -59,6 +59,9 @@ const ZEnv = z
     ORACLE_MODEL: optionalString,
     ORACLE_API_KEY: optionalString,
     ORACLE_TIMEOUT_SECONDS: intFromString(120, { min: 1, max: 3600 }),
+    // Hard limit on one JSON Schema check (compiling a buyer's output_schema, or checking a
+    // delivery against it) in its worker thread; past it the worker is terminated.
+    SCHEMA_CHECK_TIMEOUT_MS: intFromString(3000, { min: 100, max: 60_000 }),
 
     // How long after a job's money settles (resolved, or refund confirmed) a party may dispute it.
     DISPUTE_WINDOW_HOURS: intFromString(72, { min: 1 }),

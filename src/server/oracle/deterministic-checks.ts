@@ -1,11 +1,13 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
-import Ajv2020 from "ajv/dist/2020";
+import { checkDeliveryAgainstOutputSchema } from "./output-schema";
 import type { OracleJobInput, OracleStep } from "./types";
 
 export type DeterministicChecksInput = {
   job: OracleJobInput;
   content: string;
   maxContentBytes: number;
+  /** Time limit of the JSON Schema check (it runs in a worker thread); see output-schema.ts. */
+  schemaCheckTimeoutMs?: number;
+  signal?: AbortSignal;
 };
 
 export type DeterministicChecksResult =
@@ -19,13 +21,13 @@ export type DeterministicChecksResult =
    */
   | { status: "task_misconfigured"; steps: OracleStep[]; reason: string };
 
-const MAX_SCHEMA_ERRORS_REPORTED = 10;
-
 /**
- * Cheap, model-free checks run before any judging. They stop at the first failure so the
- * reason a worker sees names exactly one concrete problem.
+ * Model-free checks run before any judging. They stop at the first failure so the reason a
+ * worker sees names exactly one concrete problem. The JSON Schema check runs off this thread,
+ * in a worker with a time limit (output-schema.ts): the schema is the buyer's, the content the
+ * worker's, and neither may stall the process.
  */
-export function runDeterministicChecks(input: DeterministicChecksInput): DeterministicChecksResult {
+export async function runDeterministicChecks(input: DeterministicChecksInput): Promise<DeterministicChecksResult> {
   const steps: OracleStep[] = [];
 
   const sizeStep = checkSize(input.content, input.maxContentBytes);
@@ -37,7 +39,13 @@ export function runDeterministicChecks(input: DeterministicChecksInput): Determi
   if (!typeStep.passed) return { status: "failed", steps, failedStep: typeStep };
 
   if (input.job.outputSchema !== undefined && input.job.outputSchema !== null) {
-    const schemaCheck = checkJsonSchema(input.content, input.job.artifactType, input.job.outputSchema);
+    const schemaCheck = await checkDeliveryAgainstOutputSchema({
+      schema: input.job.outputSchema,
+      content: input.content,
+      artifactType: input.job.artifactType,
+      timeoutMs: input.schemaCheckTimeoutMs,
+      signal: input.signal,
+    });
     steps.push(schemaCheck.step);
     if (schemaCheck.taskMisconfigured) {
       return { status: "task_misconfigured", steps, reason: schemaCheck.step.detail };
@@ -101,85 +109,6 @@ function describeUrlProblem(content: string): string | null {
   }
   if (url.hostname.length === 0) return "URL has no host";
   return null;
-}
-
-function checkJsonSchema(
-  content: string,
-  artifactType: string,
-  outputSchema: unknown,
-): { step: OracleStep; taskMisconfigured: boolean } {
-  const name = "json_schema_check";
-
-  let validate: ValidateFunction;
-  try {
-    validate = compileSchema(outputSchema);
-  } catch (error) {
-    return {
-      step: {
-        name,
-        passed: false,
-        detail: `The task's output schema is invalid: ${errorMessage(error)}`,
-      },
-      taskMisconfigured: true,
-    };
-  }
-
-  // For JSON deliveries the schema describes the parsed document; for every other type the
-  // delivery is a string, so that is the value the schema constrains (e.g. maxLength, pattern).
-  let value: unknown = content;
-  if (artifactType === "json") {
-    const parsed = parseJson(content);
-    if (!parsed.ok) {
-      return { step: { name, passed: false, detail: `Content is not valid JSON: ${parsed.error}` }, taskMisconfigured: false };
-    }
-    value = parsed.value;
-  }
-
-  if (validate(value)) {
-    return { step: { name, passed: true, detail: "Content matches the output schema" }, taskMisconfigured: false };
-  }
-  return {
-    step: { name, passed: false, detail: `Content does not match the output schema: ${formatSchemaErrors(validate.errors ?? [])}` },
-    taskMisconfigured: false,
-  };
-}
-
-function compileSchema(outputSchema: unknown): ValidateFunction {
-  if (typeof outputSchema !== "object" && typeof outputSchema !== "boolean") {
-    throw new Error("schema must be an object or a boolean");
-  }
-  // Buyers paste schemas from anywhere; 2020-12 needs its own Ajv class, and strict mode would
-  // reject harmless extras such as "example" or unknown formats (ajv-formats is not installed,
-  // so "format" is not enforced).
-  const declaredDraft =
-    typeof outputSchema === "object" && outputSchema !== null ? (outputSchema as { $schema?: unknown }).$schema : undefined;
-  const options = { allErrors: true, strict: false, logger: false } as const;
-  const ajv =
-    typeof declaredDraft === "string" && declaredDraft.includes("2020-12") ? new Ajv2020(options) : new Ajv(options);
-  return ajv.compile(outputSchema as object | boolean);
-}
-
-function formatSchemaErrors(errors: ErrorObject[]): string {
-  const described = errors.slice(0, MAX_SCHEMA_ERRORS_REPORTED).map(describeSchemaError);
-  const omitted = errors.length - described.length;
-  return described.join("; ") + (omitted > 0 ? `; and ${omitted} more` : "");
-}
-
-/** `required` and `additionalProperties` errors point at the parent; name the property itself. */
-function describeSchemaError(error: ErrorObject): string {
-  const params = error.params as Record<string, unknown>;
-  if (error.keyword === "required" && typeof params.missingProperty === "string") {
-    return `${joinPointer(error.instancePath, params.missingProperty)} is required`;
-  }
-  if (error.keyword === "additionalProperties" && typeof params.additionalProperty === "string") {
-    return `${joinPointer(error.instancePath, params.additionalProperty)} is not allowed`;
-  }
-  return `${error.instancePath === "" ? "/" : error.instancePath} ${error.message ?? "is invalid"}`;
-}
-
-function joinPointer(parentPointer: string, property: string): string {
-  const escaped = property.replace(/~/g, "~0").replace(/\//g, "~1");
-  return `${parentPointer}/${escaped}`;
 }
 
 function parseJson(content: string): { ok: true; value: unknown } | { ok: false; error: string } {

@@ -36,7 +36,13 @@ export async function evaluateSubmission({ job, content, config, signal }: Evalu
   signal?.throwIfAborted();
   const startedAt = performance.now();
 
-  const checks = runDeterministicChecks({ job, content, maxContentBytes: config.maxContentBytes });
+  const checks = await runDeterministicChecks({
+    job,
+    content,
+    maxContentBytes: config.maxContentBytes,
+    schemaCheckTimeoutMs: config.schemaCheckTimeoutMs,
+    signal,
+  });
 
   if (checks.status === "failed") {
     return {
@@ -68,8 +74,8 @@ export async function evaluateSubmission({ job, content, config, signal }: Evalu
     };
   }
 
-  // The deterministic checks are synchronous, so the budget can only be enforced around the
-  // judge call; give it whatever time the checks left over.
+  // The schema check has its own, shorter time limit; the judge gets whatever the checks left
+  // of the whole budget.
   const remainingMs = Math.floor(config.timeoutMs - (performance.now() - startedAt));
   if (remainingMs <= 0) throw new OracleTimeoutError(config.timeoutMs);
 

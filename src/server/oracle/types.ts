@@ -27,6 +27,8 @@ export type OracleConfig = {
   timeoutMs: number;
   /** Largest accepted delivery, in UTF-8 bytes (50 * 1024 in production). */
   maxContentBytes: number;
+  /** Time limit of the JSON Schema check (SCHEMA_CHECK_TIMEOUT_MS); its default when absent. */
+  schemaCheckTimeoutMs?: number;
 };
 
 export type OracleResult = {

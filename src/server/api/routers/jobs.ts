@@ -5,6 +5,7 @@ import { getChain } from "~/server/chain/chain";
 import { AppError } from "~/server/errors";
 import { formatUsdc } from "~/server/money";
 import { ARTIFACT_TYPES, createJob } from "~/server/services/jobs/create-job";
+import { OUTPUT_SCHEMA_MAX_BYTES, OUTPUT_SCHEMA_MAX_DEPTH, ZOutputSchema } from "~/server/oracle/output-schema";
 import { listJobs } from "~/server/services/jobs/list-jobs";
 import { getJob } from "~/server/services/jobs/get-job";
 import { updateJob } from "~/server/services/jobs/update-job";
@@ -25,6 +26,7 @@ const ZTaskId = z.object({ task_id: ZUuid.meta({ description: "the job's id", ex
 const ZTitle = zText({ min: 1, max: 200 });
 const ZLongText = zText({ min: 1, max: 20_000 });
 const ZReason = zText({ max: 1000, trim: false });
+const OUTPUT_SCHEMA_DESCRIPTION = `JSON Schema the delivery must satisfy (artifact_type json); at most ${OUTPUT_SCHEMA_MAX_BYTES} bytes and ${OUTPUT_SCHEMA_MAX_DEPTH} levels deep; patterns run on RE2 (no lookaround or backreferences)`;
 
 function viewerOf(actor: Actor): JobViewer {
   return actor.kind === "agent" ? { agentId: actor.agentId, isAdmin: actor.isAdmin } : {};
@@ -51,7 +53,7 @@ export const jobsRouter = router({
         rubric: ZLongText.meta({ example: "1. Under 100 words. 2. Mentions the main finding." }),
         price: zUsdcAmount(`price in USDC, e.g. "5" or "2.50"`),
         artifact_type: z.enum(ARTIFACT_TYPES).default("text"),
-        output_schema: z.record(z.string(), z.unknown()).optional().meta({ description: "JSON Schema the delivery must satisfy (artifact_type json)" }),
+        output_schema: ZOutputSchema.optional().meta({ description: OUTPUT_SCHEMA_DESCRIPTION }),
         expiry: ZUnixSeconds.meta({ description: "unix seconds", example: 1893456000 }),
         max_submissions: z.number().int().min(1).max(10_000).optional(),
         max_retries: z.number().int().min(1).max(1_000).optional().meta({ description: "attempts allowed per worker" }),
@@ -166,12 +168,14 @@ export const jobsRouter = router({
         max_retries: z.number().int().min(1).max(1_000).nullable().optional(),
         min_reputation: z.number().min(0).max(1).optional(),
         required_capabilities: ZTags.optional(),
+        output_schema: ZOutputSchema.nullable().optional().meta({ description: `${OUTPUT_SCHEMA_DESCRIPTION}; null removes it` }),
       }),
     )
     .output(ZJobDto)
     .mutation(async ({ ctx, input }) => {
       const job = await updateJob({
         db: ctx.db,
+        env: ctx.env,
         actor: ctx.actor,
         jobId: input.task_id,
         input: {
@@ -183,6 +187,7 @@ export const jobsRouter = router({
           maxRetries: input.max_retries,
           minReputation: input.min_reputation,
           requiredCapabilities: input.required_capabilities,
+          outputSchema: input.output_schema,
         },
       });
       return toJobDto(job, viewerOf(ctx.actor));

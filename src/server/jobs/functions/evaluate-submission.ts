@@ -38,6 +38,7 @@ export const evaluateSubmissionFunction = defineBackgroundFunction({
             apiKey: env.ORACLE_API_KEY,
             timeoutMs: env.ORACLE_TIMEOUT_SECONDS * 1000,
             maxContentBytes: MAX_CONTENT_BYTES,
+            schemaCheckTimeoutMs: env.SCHEMA_CHECK_TIMEOUT_MS,
           },
         });
       } catch (err) {

@@ -1,8 +1,8 @@
-import Ajv from "ajv";
 import type { Db } from "~/server/db";
 import type { Env } from "~/env";
 import { AppError } from "~/server/errors";
 import { formatUsdc, parseUsdc } from "~/server/money";
+import { assertAcceptableOutputSchema } from "~/server/oracle/output-schema";
 import { recordJobEvent } from "./job-state";
 
 export const ARTIFACT_TYPES = ["text", "json", "code", "markdown", "url"] as const;
@@ -44,11 +44,7 @@ export async function createJob({ db, env, buyerId, input }: { db: Db; env: Env;
     if (input.artifactType !== "json") {
       throw new AppError("VALIDATION_FAILED", "output_schema: only allowed when artifact_type is json", { field: "output_schema" });
     }
-    try {
-      new Ajv({ strict: false }).compile(input.outputSchema);
-    } catch (err) {
-      throw new AppError("VALIDATION_FAILED", `output_schema: not a valid JSON Schema (${(err as Error).message})`, { field: "output_schema" });
-    }
+    await assertAcceptableOutputSchema(input.outputSchema, { timeoutMs: env.SCHEMA_CHECK_TIMEOUT_MS });
   }
   if (input.maxSubmissions !== undefined && input.maxWinners !== undefined && input.maxWinners > input.maxSubmissions) {
     throw new AppError("VALIDATION_FAILED", "max_winners: cannot be more than max_submissions", { field: "max_winners" });

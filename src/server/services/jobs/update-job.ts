@@ -1,6 +1,8 @@
-import type { Prisma } from "~/generated/prisma/client";
+import { Prisma } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
+import type { Env } from "~/env";
 import { AppError } from "~/server/errors";
+import { assertAcceptableOutputSchema } from "~/server/oracle/output-schema";
 import { assertBuyer, isWorkable, lockJob, recordJobEvent } from "./job-state";
 import { normalizeTags } from "./create-job";
 
@@ -14,6 +16,8 @@ export interface UpdateJobInput {
   maxRetries?: number | null;
   minReputation?: number;
   requiredCapabilities?: string[];
+  /** null removes the schema. */
+  outputSchema?: Record<string, unknown> | null;
 }
 
 const FIELD_NAMES: Record<keyof UpdateJobInput, string> = {
@@ -25,6 +29,7 @@ const FIELD_NAMES: Record<keyof UpdateJobInput, string> = {
   maxRetries: "max_retries",
   minReputation: "min_reputation",
   requiredCapabilities: "required_capabilities",
+  outputSchema: "output_schema",
 };
 
 /**
@@ -32,7 +37,9 @@ const FIELD_NAMES: Record<keyof UpdateJobInput, string> = {
  * expiry, so workers never find the task changed under them. Each edit is kept in the job's
  * event log with the old and new values.
  */
-export async function updateJob({ db, actor, jobId, input }: { db: Db; actor: { agentId: string }; jobId: string; input: UpdateJobInput }) {
+export async function updateJob({ db, env, actor, jobId, input }: { db: Db; env: Env; actor: { agentId: string }; jobId: string; input: UpdateJobInput }) {
+  // Compiling a schema takes a worker up to SCHEMA_CHECK_TIMEOUT_MS: done before the job row is locked.
+  if (input.outputSchema) await assertAcceptableOutputSchema(input.outputSchema, { timeoutMs: env.SCHEMA_CHECK_TIMEOUT_MS });
   return db.$transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     assertBuyer(job, actor, "update it");
@@ -68,6 +75,13 @@ export async function updateJob({ db, actor, jobId, input }: { db: Db; actor: { 
         (data as Record<string, unknown>)[key] = input[key];
         changes[FIELD_NAMES[key]] = { from: job[key], to: input[key] };
       }
+    }
+    if (input.outputSchema !== undefined) {
+      if (input.outputSchema !== null && job.artifactType !== "json") {
+        throw new AppError("VALIDATION_FAILED", "output_schema: only allowed when artifact_type is json", { field: "output_schema" });
+      }
+      data.outputSchema = input.outputSchema === null ? Prisma.DbNull : (input.outputSchema as Prisma.InputJsonValue);
+      changes.output_schema = { from: job.outputSchema, to: input.outputSchema };
     }
     if (input.requiredCapabilities !== undefined) {
       data.requiredCapabilities = normalizeTags(input.requiredCapabilities);
