@@ -248,8 +248,13 @@ describe("output_schema is refused where it enters", () => {
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${buyer.apiKey}`, ...(idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {}) },
         body,
       });
-      expectOutputSchemaRefused({ status: res.status, body: await res.json() }, /nests deeper than 32 levels/);
+      // The door's limit on any request JSON (64 levels) answers first, naming the field.
+      expectOutputSchemaRefused({ status: res.status, body: await res.json() }, /nested deeper than 64 levels/);
     }
+    // Between the two limits, the schema's own (32 levels) answers.
+    const forty = JSON.parse(`${'{"not":'.repeat(40)}{"type":"string"}${"}".repeat(40)}`);
+    const res = await app.api("POST", "/jobs", { key: buyer.apiKey, body: jobBody(forty), headers: { "Idempotency-Key": "forty-deep" } });
+    expectOutputSchemaRefused(res, /nests deeper than 32 levels/);
   });
 
   it("accepts a usable schema by PATCH while the job is open, and removes it with null", async () => {
