@@ -51,6 +51,10 @@ const ZEnv = z
     // An outgoing transfer not final after this long is reported stuck (/health, solvency); one
     // still unmined at the head of the operations wallet's queue is re-priced.
     TRANSFER_STUCK_AFTER_SECONDS: intFromString(300, { min: 5, max: 86_400 }),
+    // A transfer the chain reverted is sent again automatically this many times, after 1, 5, 30,
+    // 120 and 360 × TRANSFER_RETRY_BASE_SECONDS; then it waits for an admin.
+    TRANSFER_AUTO_RETRIES: intFromString(5, { min: 0, max: 20 }),
+    TRANSFER_RETRY_BASE_SECONDS: intFromString(60, { min: 1, max: 86_400 }),
 
     MIN_TASK_AMOUNT: usdcDecimal.default("1"),
     PLATFORM_FEE_BPS: intFromString(2000, { min: 0, max: 5000 }),

@@ -4,9 +4,10 @@ import { parseUsdc } from "~/server/money";
 import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app";
 import { createFundedJob } from "./support/jobs";
 
-// Money that got stuck, on real parts (manual oracle, anvil USDC): G06, payouts that reverted on
-// chain or were skipped for a missing wallet, sent again by an admin through the same recorded
-// path; G21, whether the operations wallet holds what it owes.
+// Money that got stuck, on real parts (manual oracle, anvil USDC): G06, payouts skipped for a
+// missing wallet, sent again by an admin through the same recorded path; G21, whether the
+// operations wallet holds what it owes. Reverts, automatic retries and waiting for funds:
+// test/transfer-funds-and-retries.test.ts.
 let app: TestApp;
 let admin: RegisteredAgent;
 let buyer: Awaited<ReturnType<TestApp["registerAgent"]>>;
@@ -66,33 +67,6 @@ describe("retrying payouts", () => {
     expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
     const events = await app.api("GET", `/jobs/${taskId}/events?limit=200`, { key: buyer.apiKey });
     expect(events.body.events.find((e: { kind: string }) => e.kind === "transfers_retried")).toMatchObject({ actor: "retry-admin" });
-  });
-
-  it("re-signs a payout that reverted on chain and pays it once the operations wallet can cover it", async () => {
-    const wallet: Address = "0x0000000000000000000000000000000000009932";
-    const worker = await app.registerAgent("retry-reverted", { wallet });
-    const taskId = await createFundedJob(app, buyer, "10");
-    // Empty the operations wallet behind the app's back: the payout's transfer will revert.
-    const sink: Address = "0x0000000000000000000000000000000000009939";
-    const held = await app.balanceOf(app.opsAddress);
-    await app.transferUsdc(app.opsKey, sink, (Number(held) / 1e6).toString());
-    expect(await app.balanceOf(app.opsAddress)).toBe(0n);
-
-    await passWork(taskId, worker);
-    const failed = await payoutStatusBecomes(taskId, "failed");
-    expect(failed.winners[0]).toMatchObject({ worker_id: "retry-reverted", payout_status: "failed" });
-    // The fee went out beside the payout and reverts too; a retry leaves a transfer still in flight alone.
-    await app.waitFor("fee reverted", async () => (await app.db.transfer.count({ where: { jobId: taskId, status: "failed" } })) === 2);
-    expect(await app.balanceOf(wallet)).toBe(0n);
-
-    await app.mintUsdc(app.opsAddress, "10");
-    const retried = await retry(taskId);
-    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
-    const byKind = Object.fromEntries(retried.body.transfers.map((t: { kind: string; status: string }) => [t.kind, t.status]));
-    expect(byKind).toEqual({ payout: "success", fee: "success" });
-    expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
-    expect((await retry(taskId)).status).toBe(409);
-    expect(await app.balanceOf(wallet)).toBe(parseUsdc("8"));
   });
 
   it("answers 404 for an unknown job and 401 without credentials", async () => {

@@ -270,6 +270,32 @@ export function createChainClient(config: ChainClientConfig) {
     return publicClient.getTransactionCount({ address: opsAddress, blockTag: "latest" });
   }
 
+  /** The operations wallet's ETH, which pays the gas of every transfer. */
+  async function getOpsEthBalance(): Promise<bigint> {
+    return publicClient.getBalance({ address: opsAddress });
+  }
+
+  /**
+   * The operations wallet as of one block: its USDC, its ETH and how many of its transactions
+   * that block includes. Read at the same block, so a transfer mined a moment ago is either in
+   * all three or in none.
+   */
+  async function readOpsWalletAt(): Promise<{ blockNumber: bigint; usdc: bigint; eth: bigint; minedNonce: number }> {
+    const blockNumber = await publicClient.getBlockNumber({ cacheTime: 0 });
+    const [usdc, eth, minedNonce] = await Promise.all([
+      publicClient.readContract({ address: usdcAddress, abi: usdcAbi, functionName: "balanceOf", args: [opsAddress], blockNumber }),
+      publicClient.getBalance({ address: opsAddress, blockNumber }),
+      publicClient.getTransactionCount({ address: opsAddress, blockNumber }),
+    ]);
+    return { blockNumber, usdc, eth, minedNonce };
+  }
+
+  /** The most gas one USDC transfer can cost at today's fee cap (its fixed gas limit × maxFeePerGas). */
+  async function estimateTransferGasCost(): Promise<bigint> {
+    const fees = await publicClient.estimateFeesPerGas({ type: "eip1559" });
+    return transferGasLimit * fees.maxFeePerGas;
+  }
+
   async function getUsdcBalance(address: Address): Promise<bigint> {
     return publicClient.readContract({
       address: usdcAddress,
@@ -306,6 +332,9 @@ export function createChainClient(config: ChainClientConfig) {
     getPendingNonce,
     getMinedNonce,
     getUsdcBalance,
+    getOpsEthBalance,
+    readOpsWalletAt,
+    estimateTransferGasCost,
     isConnected,
   };
 }

@@ -32,7 +32,7 @@ const ZEarningDto = z
     gross: usdc.meta({ description: "this agent's share of the price before the platform fee (net + fee)" }),
     fee: usdc,
     net: usdc.meta({ description: "what the payout sends to the agent's wallet" }),
-    status: z.enum(["pending", "sent", "success", "failed", "skipped"]).meta({ description: "the payout's status; skipped when the agent had no wallet" }),
+    status: z.enum(["pending", "waiting_for_funds", "sent", "success", "failed", "skipped"]).meta({ description: "the payout's status; skipped when the agent had no wallet; waiting_for_funds until the operations wallet can cover it" }),
     tx_hash: z.string().nullable(),
     paid_at: z.string().nullable().meta({ description: "when the payout was confirmed on chain" }),
   })

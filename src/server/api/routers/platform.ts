@@ -23,6 +23,12 @@ export const platformRouter = router({
           liabilities: z.string().meta({ description: "every deposit less what has left the wallet for its job (payouts, fees, refunds confirmed on chain)" }),
           jobs_holding_funds: z.number().int(),
           unsent_transfers: z.object({ count: z.number().int(), amount: z.string() }).meta({ description: "transfers recorded but not confirmed: pending, sent, failed or skipped" }),
+          waiting_for_funds: z
+            .object({ count: z.number().int(), amount: z.string() })
+            .meta({ description: "transfers not signed because the wallet cannot cover them (USDC after what is in flight, or ETH for gas); they go out oldest first once it can" }),
+          gas: z
+            .object({ eth_balance_wei: z.string(), per_transfer_wei: z.string(), low: z.boolean() })
+            .meta({ description: "the wallet's ETH, the most one transfer's gas costs at today's fees, and whether it pays fewer than 20 transfers" }),
           stuck_transfers: z
             .object({ count: z.number().int(), amount: z.string(), unmined: z.number().int(), awaiting_confirmations: z.number().int(), oldest_age_seconds: z.number().int().nullable() })
             .meta({ description: "transfers still pending or sent TRANSFER_STUCK_AFTER_SECONDS after they were recorded: unmined (in a mempool, or lost) or mined but not yet CONFIRMATIONS deep" }),
@@ -37,6 +43,8 @@ export const platformRouter = router({
             liabilities: "1000",
             jobs_holding_funds: 84,
             unsent_transfers: { count: 2, amount: "10" },
+            waiting_for_funds: { count: 0, amount: "0" },
+            gas: { eth_balance_wei: "4000000000000000000", per_transfer_wei: "200000000000000", low: false },
             stuck_transfers: { count: 0, amount: "0", unmined: 0, awaiting_confirmations: 0, oldest_age_seconds: null },
             solvency_ratio: 1.2505,
             solvent: true,
@@ -52,6 +60,8 @@ export const platformRouter = router({
         liabilities: formatUsdc(s.liabilities),
         jobs_holding_funds: s.jobsHoldingFunds,
         unsent_transfers: { count: s.unsentTransfers.count, amount: formatUsdc(s.unsentTransfers.amount) },
+        waiting_for_funds: { count: s.waitingForFunds.count, amount: formatUsdc(s.waitingForFunds.amount) },
+        gas: { eth_balance_wei: s.gas.ethBalance.toString(), per_transfer_wei: s.gas.perTransfer.toString(), low: s.gas.low },
         stuck_transfers: {
           count: s.stuckTransfers.count,
           amount: formatUsdc(s.stuckTransfers.amount),

@@ -7,6 +7,8 @@ import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
 import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
 import { repairNonceGaps } from "~/server/services/transfers/repair-nonce-gaps";
+import { retryDueTransfers } from "~/server/services/transfers/retry-failed-transfer";
+import { releaseNextWaitingTransfer } from "~/server/services/transfers/send-transfer";
 import { getSqlPool } from "~/server/db-sql";
 import { dropDeadWorkLeases } from "~/server/jobs/work-leases";
 
@@ -36,6 +38,10 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   });
   const transfers = await db.transfer.findMany({ where: { status: { in: ["pending", "sent"] }, updatedAt: { lt: staleBefore } }, select: { id: true }, take: 500 });
   for (const t of transfers) await enqueueSafely("sendTransfer", { transferId: t.id }, { singletonKey: t.id });
+  // Reverted transfers whose automatic retry is due, and the oldest one waiting for funds.
+  const retried = await retryDueTransfers({ db });
+  for (const transferId of retried) await enqueueSafely("sendTransfer", { transferId }, { singletonKey: transferId });
+  await releaseNextWaitingTransfer(db);
   // Webhooks: events no dispatch has picked up (no listener, or it was down), and deliveries
   // whose queued attempt was lost.
   let dispatched = 0;
@@ -49,7 +55,7 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
   const deadLeases = await dropDeadWorkLeases(getSqlPool());
-  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
+  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRetried: retried.length, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
 }
 
 export const sweepFunction = defineBackgroundFunction({

@@ -18,6 +18,8 @@ interface TransferJson {
   block_number: string | null;
   error: string | null;
   attempts: number;
+  auto_retries: number;
+  next_retry_at: string | null;
   created_at: string;
   updated_at: string;
   sent_at: string | null;
@@ -44,6 +46,8 @@ function toTransfer(t: TransferJson): Transfer {
     blockNumber: t.block_number === null ? null : BigInt(t.block_number),
     error: t.error,
     attempts: t.attempts,
+    autoRetries: t.auto_retries,
+    nextRetryAt: utc(t.next_retry_at),
     createdAt: utc(t.created_at)!,
     updatedAt: utc(t.updated_at)!,
     sentAt: utc(t.sent_at),
@@ -61,7 +65,7 @@ export async function getJob({ jobId }: { jobId: string }) {
           (SELECT json_agg(json_build_object(
               'id', t.id, 'task_id', t.task_id, 'kind', t.kind, 'idempotency_key', t.idempotency_key, 'agent_id', t.agent_id,
               'to_address', t.to_address, 'amount', t.amount::text, 'status', t.status, 'tx_hash', t.tx_hash, 'nonce', t.nonce,
-              'block_number', t.block_number::text, 'error', t.error, 'attempts', t.attempts, 'created_at', t.created_at, 'updated_at', t.updated_at,
+              'block_number', t.block_number::text, 'error', t.error, 'attempts', t.attempts, 'auto_retries', t.auto_retries, 'next_retry_at', t.next_retry_at, 'created_at', t.created_at, 'updated_at', t.updated_at,
               'sent_at', t.sent_at, 'confirmed_at', t.confirmed_at) ORDER BY t.created_at, t.id)
              FROM transfers t WHERE t.task_id = j.task_id) AS transfers
         FROM jobs j WHERE j.task_id = ${jobId}::uuid`)

@@ -3,6 +3,7 @@ import type { Env } from "~/env";
 import type { ChainClient } from "~/server/chain/chain";
 import { isRunnerActive } from "~/server/jobs/client";
 import { describeStuckTransfers, findStuckTransfers } from "~/server/services/transfers/stuck-transfers";
+import { isGasLow, LOW_GAS_TRANSFERS, readOperationsFunds } from "~/server/services/transfers/operations-funds";
 
 const CHECK_TIMEOUT_MS = 2_000;
 // Work ready to run that no worker has picked up for this long means the queue is not moving.
@@ -64,12 +65,19 @@ async function checkRunner(db: Db, env: Env): Promise<Check> {
   });
 }
 
-async function checkTransfers(db: Db, env: Env): Promise<Check> {
+async function checkTransfers(db: Db, env: Env, chain: ChainClient): Promise<Check> {
   return timed(async () => {
     const stuck = await findStuckTransfers({ db, stuckAfterSeconds: env.TRANSFER_STUCK_AFTER_SECONDS });
-    const detail = describeStuckTransfers(stuck, env.TRANSFER_STUCK_AFTER_SECONDS);
-    if (stuck.count > 0) throw new CheckFailed(detail);
-    return detail;
+    const waiting = await db.transfer.count({ where: { status: "waiting_for_funds" } });
+    const problems = [
+      ...(stuck.count > 0 ? [describeStuckTransfers(stuck, env.TRANSFER_STUCK_AFTER_SECONDS)] : []),
+      ...(waiting > 0 ? [`${waiting} waiting for the operations wallet to be topped up`] : []),
+    ];
+    // Gas is read from the chain; if it does not answer, the chain check already says so.
+    const funds = await readOperationsFunds({ tx: db, chain }).catch(() => null);
+    if (funds && isGasLow(funds)) problems.push(`gas low: the operations wallet's ${funds.ethBalance} wei pay fewer than ${LOW_GAS_TRANSFERS} transfers at today's fees`);
+    if (problems.length > 0) throw new CheckFailed(problems.join("; "));
+    return describeStuckTransfers(stuck, env.TRANSFER_STUCK_AFTER_SECONDS);
   });
 }
 
@@ -82,7 +90,7 @@ export async function checkHealth({ db, env, chain }: { db: Db; env: Env; chain:
     timed(() => chain.isConnected()),
     checkOracle(env),
     checkRunner(db, env),
-    checkTransfers(db, env),
+    checkTransfers(db, env, chain),
   ]);
   const status = !database.ok ? ("down" as const) : chainCheck.ok && oracle.ok && runner.ok && transfers.ok ? ("ok" as const) : ("degraded" as const);
   return {

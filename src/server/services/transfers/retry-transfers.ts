@@ -3,6 +3,7 @@ import type { ChainClient } from "~/server/chain/chain";
 import { getEnv } from "~/env";
 import { AppError } from "~/server/errors";
 import { lockJob, recordJobEvent } from "~/server/services/jobs/job-state";
+import { resetForResend } from "./retry-failed-transfer";
 import { sendTransferNow } from "./send-transfer-now";
 
 /**
@@ -28,7 +29,7 @@ export async function retryTransfers({ db, chain, actor, jobId }: { db: Db; chai
         walletless.push(transfer.agentId ?? transfer.id);
         continue;
       }
-      await tx.transfer.update({ where: { id: transfer.id }, data: { status: "pending", toAddress, error: null, signedTx: null, txHash: null, nonce: null, replacedTxHashes: [], blockNumber: null } });
+      await resetForResend(tx, transfer, { toAddress, automatic: false });
       ready.push(transfer.id);
     }
     if (ready.length === 0) {

@@ -5,7 +5,10 @@ import type { Db, DbTx } from "~/server/db";
 import type { ChainClient } from "~/server/chain/chain";
 import { BroadcastRefusedError, feeCapsOf, type TransferReceipt } from "~/server/chain/chain-client";
 import { lockJob, transitionJob } from "~/server/services/jobs/job-state";
+import { enqueueSafely } from "~/server/jobs/client";
+import { readOperationsFunds, shortfallFor } from "./operations-funds";
 import { repairNonceGaps } from "./repair-nonce-gaps";
+import { autoRetryPlan } from "./retry-failed-transfer";
 
 // One advisory-lock key for "choosing or re-signing what a nonce of the operations wallet holds".
 export const NONCE_LOCK_KEY = 7_300_001;
@@ -26,7 +29,10 @@ export interface SendTransferOptions {
  * before they are broadcast, so every later attempt (a retry, a second worker, a restart after
  * a crash) works from the stored bytes instead of signing a second payment.
  *
- * - pending: sign with the next free nonce, store, broadcast → sent.
+ * - pending (or waiting_for_funds): if the operations wallet cannot cover it (USDC after what is
+ *   in flight, ETH for gas), or an older transfer is still waiting, it waits as
+ *   `waiting_for_funds` (nothing is signed); otherwise sign with the next free nonce, store,
+ *   broadcast → sent.
  * - sent: look for the receipt of the stored bytes or of any earlier version with the same nonce.
  *   None: broadcast the stored bytes again (a node that dropped them, a chain that lost the
  *   block); refused as underpriced, or unmined at the head of the queue for longer than
@@ -40,7 +46,7 @@ export interface SendTransferOptions {
 export async function sendTransfer({ db, chain, transferId, waitMs = 30_000 }: SendTransferOptions): Promise<TransferRow> {
   let transfer = await db.transfer.findUnique({ where: { id: transferId } });
   if (!transfer) throw new Error(`transfer ${transferId} not found`);
-  const signedNow = transfer.status === "pending";
+  const signedNow = transfer.status === "pending" || transfer.status === "waiting_for_funds";
   if (signedNow) transfer = await signAndBroadcast(db, chain, transfer);
   if (transfer.status !== "sent") return transfer;
   return followUntilFinal(db, chain, transfer, waitMs, signedNow);
@@ -150,41 +156,47 @@ export async function nextFreeNonce(tx: DbTx, chain: ChainClient): Promise<numbe
   return Math.max(chainNonce, (row?.highest ?? -1) + 1);
 }
 
-async function signAndBroadcast(db: Db, chain: ChainClient, pending: TransferRow): Promise<TransferRow> {
-  if (!pending.toAddress) {
-    return db.transfer.update({ where: { id: pending.id }, data: { status: "skipped", error: "recipient has no wallet address" } });
+async function signAndBroadcast(db: Db, chain: ChainClient, unsigned: TransferRow): Promise<TransferRow> {
+  if (!unsigned.toAddress) {
+    return db.transfer.update({ where: { id: unsigned.id }, data: { status: "skipped", error: "recipient has no wallet address" } });
   }
-  await warnIfShort(chain, pending);
   const signed = await db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${NONCE_LOCK_KEY})`;
-    const row = await tx.transfer.findUniqueOrThrow({ where: { id: pending.id } });
+    const row = await tx.transfer.findUniqueOrThrow({ where: { id: unsigned.id } });
     // Another worker got here first and signed it: use theirs.
-    if (row.status !== "pending") return { row, signedHere: false };
+    if (row.status !== "pending" && row.status !== "waiting_for_funds") return { row, signedHere: false, wasWaiting: false };
+    // Oldest first: nothing overtakes a transfer that is waiting for funds. Weighed under the
+    // nonce lock, so what is in flight cannot change meanwhile.
+    const older = await tx.transfer.findFirst({
+      where: { status: "waiting_for_funds", id: { not: row.id }, OR: [{ createdAt: { lt: row.createdAt } }, { createdAt: row.createdAt, id: { lt: row.id } }] },
+      select: { id: true },
+    });
+    const shortfall = older ? "an older transfer is waiting for the operations wallet to be topped up" : shortfallFor(await readOperationsFunds({ tx, chain }), row.amount);
+    if (shortfall) {
+      if (row.status === "pending") log.error("operations wallet cannot cover this transfer; it waits for funds", { transferId: row.id, kind: row.kind, amount: row.amount.toString(), why: shortfall });
+      const waiting = await tx.transfer.update({ where: { id: row.id }, data: { status: "waiting_for_funds", error: shortfall } });
+      return { row: waiting, signedHere: false, wasWaiting: false };
+    }
     const nonce = await nextFreeNonce(tx, chain);
     const { signedTx, txHash } = await chain.signUsdcTransfer({ to: row.toAddress as Address, amount: row.amount, nonce });
     const updated = await tx.transfer.update({
       where: { id: row.id },
       data: { status: "sent", signedTx, txHash, nonce, replacedTxHashes: [], blockNumber: null, sentAt: new Date(), attempts: { increment: 1 }, error: null },
     });
-    return { row: updated, signedHere: true };
+    return { row: updated, signedHere: true, wasWaiting: row.status === "waiting_for_funds" };
   });
   if (!signed.signedHere) return signed.row;
+  // The queue of waiting transfers moves one by one: the next oldest may go now too.
+  if (signed.wasWaiting) await releaseNextWaitingTransfer(db);
   const transfer = await broadcastStored(db, chain, signed.row);
   log.info("transfer broadcast", { transferId: transfer.id, kind: transfer.kind, txHash: transfer.txHash, nonce: transfer.nonce, amount: transfer.amount.toString() });
   return transfer;
 }
 
-/**
- * G21: say so in the log when the operations wallet runs low. Below the amount the transfer will
- * revert (recorded as failed; an admin can retry it once the wallet is topped up); below twice
- * the amount the next ones will. The send goes ahead either way: the chain is the judge.
- */
-async function warnIfShort(chain: ChainClient, transfer: TransferRow): Promise<void> {
-  const balance = await chain.getUsdcBalance(chain.opsAddress as Address).catch(() => null);
-  if (balance === null || balance >= transfer.amount * 2n) return;
-  const fields = { transferId: transfer.id, kind: transfer.kind, amount: transfer.amount.toString(), balance: balance.toString() };
-  if (balance < transfer.amount) log.error("operations wallet cannot cover this transfer; it will revert", fields);
-  else log.warn("operations wallet is below twice this transfer", fields);
+/** Queues the oldest transfer waiting for funds (the sweep does so every minute as well). */
+export async function releaseNextWaitingTransfer(db: Db): Promise<void> {
+  const next = await db.transfer.findFirst({ where: { status: "waiting_for_funds" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true } });
+  if (next) await enqueueSafely("sendTransfer", { transferId: next.id }, { singletonKey: next.id });
 }
 
 /** The version that was mined and its block, while it waits for its confirmations. */
@@ -198,12 +210,12 @@ async function recordFinal(db: Db, transfer: TransferRow, status: "success" | "r
   return db.$transaction(async (tx) => {
     const done = await tx.transfer.updateMany({
       where: { id: transfer.id, status: "sent" },
-      data: status === "success" ? { status: "success", confirmedAt: new Date(), error: null } : { status: "failed", error: `transaction reverted on chain (block ${transfer.blockNumber})` },
+      data: status === "success" ? { status: "success", confirmedAt: new Date(), error: null, nextRetryAt: null } : { status: "failed", ...autoRetryPlan(transfer, `transaction reverted on chain (block ${transfer.blockNumber})`) },
     });
     const row = await tx.transfer.findUniqueOrThrow({ where: { id: transfer.id } });
     if (done.count === 0) return row;
     if (status === "reverted") {
-      log.error("transfer reverted", { transferId: row.id, txHash: row.txHash });
+      log.error("transfer reverted", { transferId: row.id, txHash: row.txHash, nextRetryAt: row.nextRetryAt, error: row.error });
       return row;
     }
     // The refund landing is what makes a job refunded (a terminal state).
