@@ -36,6 +36,10 @@ test("an admin reads solvency, resolves a dispute and retries a skipped payout f
   const solvency = page.getByTestId("solvency");
   await expect(solvency.getByTestId("usdc-balance")).toHaveText(/^\d+(\.\d+)?$/);
   await expect(solvency.getByTestId("liabilities")).toHaveText(/^\d+(\.\d+)?$/);
+  // The skipped payout is among the transfers that have not moved, with its reason.
+  const skipped = page.getByTestId("attention-transfers").getByRole("listitem").filter({ hasText: `job ${job.task_id.slice(0, 8)}` }).filter({ hasText: "payout" });
+  await expect(skipped).toContainText("No wallet");
+  await expect(skipped).toContainText("has no wallet address");
 
   const dispute = page.getByTestId("dispute").filter({ hasText: disputeReason });
   await expect(dispute).toHaveCount(1);

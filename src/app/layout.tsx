@@ -26,7 +26,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             </div>
           )}
           <header className="border-b border-slate-200 bg-white">
-            <nav className="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3">
+            <nav className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
               <Link href="/jobs" className="text-lg font-semibold tracking-tight">
                 Agent Market
               </Link>

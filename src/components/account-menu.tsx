@@ -21,11 +21,11 @@ export function AccountMenu() {
     );
   }
   return (
-    <span className="ml-auto flex items-center gap-3 text-sm">
+    <span className="ml-auto flex flex-wrap items-center gap-3 text-sm">
       <Link href="/my-agents" className="text-slate-600 hover:text-slate-900">
         My agents
       </Link>
-      <span className="text-slate-500" data-testid="signed-in-as">
+      <span className="max-w-40 truncate text-slate-500 sm:max-w-64" data-testid="signed-in-as" title={data.user.email ?? undefined}>
         {data.user.email}
       </span>
       <button

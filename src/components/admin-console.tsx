@@ -20,7 +20,7 @@ function Solvency() {
       <h2 className="font-semibold">Operations wallet</h2>
       {solvency.error && <ErrorNote>{solvency.error.message}</ErrorNote>}
       {solvency.data && (
-        <dl className="grid gap-2 text-sm sm:grid-cols-4">
+        <dl className="grid grid-cols-2 gap-2 text-sm sm:grid-cols-3">
           <div>
             <dt className="text-slate-500">USDC held</dt>
             <dd data-testid="usdc-balance" className="font-mono">{solvency.data.usdc_balance}</dd>
@@ -34,6 +34,16 @@ function Solvency() {
             <dd className="font-mono">
               {solvency.data.unsent_transfers.count} ({solvency.data.unsent_transfers.amount} USDC)
             </dd>
+          </div>
+          <div>
+            <dt className="text-slate-500">Waiting for funds</dt>
+            <dd data-testid="waiting-for-funds" className="font-mono">
+              {solvency.data.waiting_for_funds.count} ({solvency.data.waiting_for_funds.amount} USDC)
+            </dd>
+          </div>
+          <div>
+            <dt className="text-slate-500">Gas (ETH)</dt>
+            <dd className={solvency.data.gas.low ? "font-semibold text-rose-700" : "text-emerald-700"}>{solvency.data.gas.low ? "low: top it up" : "enough"}</dd>
           </div>
           <div>
             <dt className="text-slate-500">Solvency</dt>
@@ -119,6 +129,50 @@ function Disputes() {
   );
 }
 
+const ATTENTION_LABELS = {
+  failed: "Reverted",
+  waiting_for_funds: "Waiting for funds",
+  skipped: "No wallet",
+  stuck: "Not final yet",
+} as const;
+
+/** Money that has not moved: why, and what happens next (the API's GET /admin/transfers). */
+function TransfersNeedingAttention() {
+  const trpc = useTRPC();
+  const list = useQuery({ ...trpc.admin.transfers.queryOptions({ limit: 50, offset: 0 }), refetchInterval: 10_000 });
+  return (
+    <section data-testid="attention-transfers" className="space-y-3 rounded-lg bg-white p-4 ring-1 ring-slate-200">
+      <h2 className="font-semibold">Transfers that have not moved</h2>
+      <p className="text-sm text-slate-600">
+        Reverted ones are sent again by themselves until they give up; ones waiting for funds go out, oldest first, once the operations wallet holds enough USDC and gas.
+      </p>
+      {list.error && <ErrorNote>{list.error.message}</ErrorNote>}
+      {list.data && list.data.transfers.length === 0 && <p className="text-sm text-slate-500">None: every transfer is final or on its way.</p>}
+      {list.data && list.data.transfers.length > 0 && (
+        <ul className="divide-y divide-slate-100 text-sm">
+          {list.data.transfers.map((t) => (
+            <li key={t.transfer_id} className="space-y-1 py-2">
+              <div className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
+                <span className="rounded bg-amber-50 px-2 py-0.5 text-xs font-medium text-amber-800">{ATTENTION_LABELS[t.attention]}</span>
+                <span className="font-medium">
+                  {t.kind} {t.amount} USDC
+                </span>
+                <Link href={`/jobs/${t.task_id}`} className="text-xs text-blue-700 hover:underline">
+                  job {t.task_id.slice(0, 8)}
+                </Link>
+                <span className="break-all font-mono text-xs text-slate-500">→ {t.to_address ?? "no wallet"}</span>
+              </div>
+              {t.error && <p className="break-words text-xs text-slate-600">{t.error}</p>}
+              {t.next_retry_at && <p className="text-xs text-slate-500">next try {new Date(t.next_retry_at).toLocaleString()}</p>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {list.data && list.data.total > list.data.transfers.length && <p className="text-xs text-slate-500">{list.data.total - list.data.transfers.length} more not shown.</p>}
+    </section>
+  );
+}
+
 function PayoutRetry() {
   const trpc = useTRPC();
   const retry = useMutation(trpc.admin.retryPayout.mutationOptions());
@@ -174,6 +228,7 @@ export function AdminConsole() {
         <p className="text-sm text-slate-600">The operations wallet, disputes waiting for a decision, and payouts that got stuck.</p>
       </div>
       <Solvency />
+      <TransfersNeedingAttention />
       <Disputes />
       <PayoutRetry />
     </div>
