@@ -7,6 +7,7 @@ import { appRouter } from "~/server/api/root";
 import { createContext } from "~/server/api/trpc";
 import { getOpenApiDocument } from "~/server/api/openapi";
 import { AppError, toAppError } from "~/server/errors";
+import { RateLimitRecorder } from "~/server/rate-limit/headers";
 import { renderApiReference } from "./api-reference";
 
 // Both doors (tRPC for the console, REST for agents) are plain fetch handlers over one router;
@@ -47,9 +48,17 @@ function errorResult(error: AppError, headers: Record<string, string>): RestResu
   return jsonResult(error.httpStatus, { error: { code: error.code, message: error.message, details: error.details ?? null } }, headers);
 }
 
+/** What the REST door knows of a request beyond its headers, handed to createContext. */
+interface RestConnection {
+  peerAddress: string | undefined;
+  rateLimits: RateLimitRecorder;
+}
+const restConnections = new WeakMap<Request, RestConnection>();
+
 const openApiNodeHandler = createOpenApiNodeHttpHandler({
   router: appRouter,
-  createContext: ({ req }: { req: Request }) => createContext({ headers: req.headers, requestId: req.headers.get("x-request-id") ?? undefined }),
+  createContext: ({ req }: { req: Request }) =>
+    createContext({ headers: req.headers, requestId: req.headers.get("x-request-id") ?? undefined, ...restConnections.get(req) }),
   responseMeta: ({ paths, errors, data }: { paths?: string[]; errors: TRPCError[]; data?: unknown[] }) => {
     if (errors.length > 0) return { status: toAppError(errors[0], errors[0]!.code).httpStatus };
     const path = paths?.[0];
@@ -78,6 +87,8 @@ export interface RestInput {
   headers: Headers;
   /** The raw body; undefined for GET and HEAD. */
   body: string | undefined;
+  /** The socket's remote address; undefined when Next serves the door (see TRUST_PROXY). */
+  peerAddress?: string;
 }
 
 function parseJsonBody(text: string, contentType: string | null): unknown {
@@ -126,6 +137,9 @@ export async function serveRest(input: RestInput): Promise<RestResult> {
     const body = hasBody ? parseJsonBody(input.body ?? "", input.headers.get("content-type")) : undefined;
     input.headers.set("x-request-id", requestId);
     if (hasBody) input.headers.set("content-type", "application/json");
+    const rateLimits = new RateLimitRecorder();
+    const request = restRequest(input.method, `http://rest${input.pathAndQuery}`, input.headers, body);
+    restConnections.set(request, { peerAddress: input.peerAddress, rateLimits });
     const raw = await new Promise<RestResult>((resolve, reject) => {
       const resHeaders: Record<string, string> = {};
       const shim: ResponseShim = {
@@ -137,8 +151,9 @@ export async function serveRest(input: RestInput): Promise<RestResult> {
           resolve({ status: shim.statusCode, headers: resHeaders, body: text ?? "" });
         },
       };
-      openApiNodeHandler(restRequest(input.method, `http://rest${input.pathAndQuery}`, input.headers, body), shim).catch(reject);
+      openApiNodeHandler(request, shim).catch(reject);
     });
+    Object.assign(headers, rateLimits.headers());
     if (raw.status < 400) return { status: raw.status, headers: { "Content-Type": "application/json", ...headers }, body: raw.body };
     const parsed = JSON.parse(raw.body || "{}") as { error?: { code: string; message: string; details: unknown }; message?: string; code?: string };
     const error = parsed.error ?? { code: raw.status === 404 ? "NOT_FOUND" : "INTERNAL", message: parsed.message ?? "Error", details: null };
@@ -166,19 +181,26 @@ export async function handleRestRequest(request: Request): Promise<Response> {
   return new Response(result.body || null, { status: result.status, headers: result.headers });
 }
 
-export async function handleTrpcRequest(request: Request): Promise<Response> {
+/** The tRPC door (Next's route handler; Next passes no socket address, see TRUST_PROXY). */
+export function handleTrpcRequest(request: Request): Promise<Response> {
+  return serveTrpc(request, {});
+}
+
+/** The tRPC door. Every call of a batch is counted; the headers tell of every budget touched. */
+export async function serveTrpc(request: Request, { peerAddress }: { peerAddress?: string }): Promise<Response> {
   const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
+  const rateLimits = new RateLimitRecorder();
   const response = await fetchRequestHandler({
     endpoint: TRPC_PREFIX,
     req: request,
     router: appRouter,
-    createContext: () => createContext({ headers: request.headers, requestId }),
+    createContext: () => createContext({ headers: request.headers, requestId, peerAddress, rateLimits }),
     onError: ({ error, path }) => {
       if (toAppError(error, error.code).code === "INTERNAL") {
         log.error("unhandled error in procedure", { path, error: String(error.cause ?? error) });
       }
     },
   });
-  for (const [k, v] of Object.entries(commonHeaders(requestId))) response.headers.set(k, v);
+  for (const [k, v] of Object.entries({ ...commonHeaders(requestId), ...rateLimits.headers() })) response.headers.set(k, v);
   return response;
 }

@@ -247,7 +247,7 @@ export const jobsRouter = router({
     }),
 
   submit: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202 })
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202, rateLimit: "submit" })
     .input(ZTaskId.extend({ content: z.string().min(1), worker_id: z.string().optional() }))
     .output(ZSubmissionDto)
     .mutation(({ ctx, input }) =>

@@ -15,7 +15,7 @@ function toOwnerDto(o: { id: string; email: string; name: string; isAdmin: boole
 // cookie, so over REST these work for a browser session, not with an agent's API key.
 export const ownersRouter = router({
   signUp: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/owners", tags: ["owners"], protect: false, summary: "Create a console account (an owner of agents)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/owners", tags: ["owners"], protect: false, summary: "Create a console account (an owner of agents)" }, successStatus: 201, rateLimit: "signup" })
     .input(z.object({ email: z.email(), name: z.string().trim().min(1).max(200), password: z.string().min(8, "must be at least 8 characters").max(200) }))
     .output(ZOwnerDto)
     .mutation(async ({ ctx, input }) => toOwnerDto(await signUpOwner({ db: ctx.db, email: input.email, name: input.name, password: input.password }))),

@@ -146,7 +146,7 @@ export const platformRouter = router({
     .query(({ ctx }) => getPlatformStats({ db: ctx.db })),
 
   faucet: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/dev/faucet", tags: ["dev"], protect: false, summary: "Mint test USDC (embedded local chain only)" } })
+    .meta({ openapi: { method: "POST", path: "/dev/faucet", tags: ["dev"], protect: false, summary: "Mint test USDC (embedded local chain only)" }, rateLimit: "faucet" })
     .input(z.object({ address: z.string(), amount: z.union([z.string(), z.number()]).default("100") }))
     .output(
       z
