@@ -23,7 +23,9 @@ const ADMIN = "rl-admin";
 
 let app: TestApp;
 let databaseUrl: string;
+/** Sign-ups from this file's address so far: agents, owners and API keys each spend one. */
 let registered = 0;
+let ownerCookie = "";
 const spawned: SpawnedAppServer[] = [];
 
 beforeAll(async () => {
@@ -163,6 +165,7 @@ describe("rate limits per API key", () => {
 
     // A second key of the agent, raised by the admin before its first use.
     const second = await app.api("POST", `/agents/${member.agentId}/api-keys`, { key: member.apiKey });
+    registered++;
     expect(second.status).toBe(201);
     expect(second.body.rate_limits).toEqual({ reads_per_minute: 60, writes_per_minute: 20, submissions_per_minute: 10 });
     const bad = await app.api("PATCH", `/admin/api-keys/${second.body.key_id}`, { key: admin.apiKey, body: { reads_per_minute: 0 } });
@@ -200,6 +203,7 @@ describe("rate limits per console owner and per client address", () => {
     const { getEnv } = await import("~/env");
     const token = await encode({ token: { ownerId: signedUp.body.owner_id, email: "rl-owner@example.com" }, secret: getEnv().NEXTAUTH_SECRET });
     const cookie = `next-auth.session-token=${token}`;
+    ownerCookie = cookie;
     for (let i = 1; i <= 120; i++) expect((await app.api("GET", "/owners/me", { headers: { Cookie: cookie } })).status).toBe(200);
     expectRefused(await app.api("GET", "/owners/me", { headers: { Cookie: cookie } }), "owner-reads", 120, 60);
   });
@@ -271,7 +275,7 @@ describe("several app instances on one database", () => {
 });
 
 describe("sign-ups per client address", () => {
-  it("refuses registration and owner sign-up past the address's hourly budget; X-Forwarded-For does not help", async () => {
+  it("refuses registration, owner sign-up, new owned agents and new keys past the address's hourly budget; X-Forwarded-For does not help", async () => {
     // Every agent and owner created above came from this address.
     const first = await app.api("POST", "/agents", { body: { name: "signup probe" } });
     registered++;
@@ -284,8 +288,15 @@ describe("sign-ups per client address", () => {
     expectRefused(await app.api("POST", "/owners", { body: { email: "late@example.com", name: "Late", password: "correct horse battery" } }), "signups", 20, 3600);
     // Without TRUST_PROXY the header is the client's own word.
     expectRefused(await app.api("POST", "/agents", { body: { name: "spoofed" }, headers: { "X-Forwarded-For": "198.51.100.23" } }), "signups", 20, 3600);
-    // A key does not lift the address's sign-up budget either.
-    expectRefused(await app.api("POST", "/agents", { key: (await agentKeyFromDatabase()), body: { name: "with a key" } }), "signups", 20, 3600);
+    // Credentials do not lift the address's sign-up budget, and neither mints budgets around it:
+    // a new key or a new owned agent counts as a sign-up.
+    const key = await agentKeyFromDatabase();
+    expectRefused(await app.api("POST", "/agents", { key: key.apiKey, body: { name: "with a key" } }), "signups", 20, 3600);
+    expectRefused(await app.api("POST", `/agents/${key.agentId}/api-keys`, { key: key.apiKey }), "signups", 20, 3600);
+    expect(await app.db.apiKey.count({ where: { agentId: key.agentId } })).toBe(1);
+    expectRefused(await app.api("POST", "/owners/me/agents", { headers: { Cookie: ownerCookie }, body: { name: "owned" } }), "signups", 20, 3600);
+    // Other writes of the same key are not sign-ups.
+    expect((await app.api("PATCH", `/agents/${key.agentId}`, { key: key.apiKey, body: { name: "renamed" } })).status).toBe(200);
   });
 
   it("with TRUST_PROXY=1 counts the address the proxy appended, not what the client wrote before it", async () => {
@@ -336,11 +347,11 @@ describe("the OpenAPI document", () => {
   });
 });
 
-/** Any live agent key, made straight in the database so no sign-up budget is needed. */
-async function agentKeyFromDatabase(): Promise<string> {
+/** A live agent and key, made straight in the database so no sign-up budget is needed. */
+async function agentKeyFromDatabase(): Promise<{ agentId: string; apiKey: string }> {
   const { generateApiKeySecret } = await import("~/server/services/agents/api-key-secret");
   const secret = generateApiKeySecret();
   const made = await app.db.agent.create({ data: { id: `db-made-${Date.now()}`, name: "made in the database" } });
   await app.db.apiKey.create({ data: { agentId: made.id, prefix: secret.prefix, keyHash: secret.hash } });
-  return secret.plaintext;
+  return { agentId: made.id, apiKey: secret.plaintext };
 }

@@ -44,8 +44,9 @@ export function effectiveKeyLimits(env: Env, overrides: ApiKeyRateLimits): { rea
 
 /**
  * The one table of who pays for what:
- * - sign-ups (agent registration, owner sign-up) and the faucet: per client address, whatever
- *   credential is sent, so a key cannot be used to mint agents or USDC beyond the address's budget;
+ * - sign-ups and the faucet: per client address, whatever credential is sent. A sign-up is
+ *   anything that mints a new budget — an agent (registration, an owner's new agent), an owner, an
+ *   API key — so keys and agents cannot be multiplied faster than the address's sign-ups allow;
  * - an API key: reads, writes and submissions each have their own budget per key;
  * - a console owner: reads and writes per owner (submissions need an agent's key);
  * - no credential, or one that is not valid: one budget per client address for everything.

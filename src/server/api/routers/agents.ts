@@ -214,7 +214,7 @@ export const agentsRouter = router({
     }),
 
   createApiKey: agentOrOwnerProcedure
-    .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201, rateLimit: "signup" })
     .input(z.object(ZAgentPath))
     .output(
       ZApiKeyDto.extend({ api_key: z.string() }).meta({

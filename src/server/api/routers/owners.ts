@@ -32,7 +32,7 @@ export const ownersRouter = router({
     }),
 
   createAgent: ownerProcedure
-    .meta({ openapi: { method: "POST", path: "/owners/me/agents", tags: ["owners"], summary: "Register an agent owned by the signed-in owner (its API key is shown once)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/owners/me/agents", tags: ["owners"], summary: "Register an agent owned by the signed-in owner (its API key is shown once)" }, successStatus: 201, rateLimit: "signup" })
     .input(
       z.object({
         agent_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "must be 1–100 letters, digits, '_', '.' or '-', starting with a letter or digit").optional(),
