@@ -64,31 +64,51 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** CPU per consumeBudget() call in this process, per store (the same module the server runs). */
+/**
+ * CPU per consumeBudget() call in this process, per store (the module the server runs), 50 calls
+ * at a time, for three shapes of budget:
+ * - "bench": 1,000,000,000 a minute over 50 keys, as the HTTP runs above (batches of 100);
+ * - "60/min": 1,000 keys each spending its whole budget of 60 (batches of 6, 5, … 1);
+ * - "10/min": 1,000 keys each spending 10 (batches of 1: one store round trip per call).
+ */
 async function limiterAlone(databaseUrl: string) {
-  const out: { store: Store; usPerCall: number[]; callsPerSecond: number }[] = [];
+  const shapes = [
+    { shape: "bench", points: 1_000_000_000, keys: 50, calls: 20_000 },
+    { shape: "60/min", points: 60, keys: 1_000, calls: 60_000 },
+    { shape: "10/min", points: 10, keys: 1_000, calls: 10_000 },
+  ];
+  const out: { store: Store; shape: string; usPerCall: number[]; callsPerSecond: number }[] = [];
+  let run = 0;
   for (const store of STORES.filter((s) => s !== "off")) {
     Object.assign(process.env, baseEnv, { DATABASE_URL: databaseUrl }, storeEnv(store));
     const { resetEnv } = await import("~/env");
     resetEnv();
     const { consumeBudget, closeRateLimiter } = await import("~/server/rate-limit/limiter");
     const { closeSqlPool } = await import("~/server/db-sql");
-    const budget = (i: number) => ({ policy: "address", key: `addr:10.0.${i % 50}.1`, points: 1_000_000_000, windowSeconds: 60 });
-    const run = async (calls: number) => {
-      let next = 0;
-      const caller = async () => {
-        while (next < calls) await consumeBudget(budget(next++));
+    for (const { shape, points, keys, calls } of shapes) {
+      const measure = async () => {
+        const prefix = `addr:bench-${++run}`;
+        let next = 0;
+        let refused = 0;
+        const caller = async () => {
+          while (next < calls) {
+            const i = next++;
+            const o = await consumeBudget({ policy: "address", key: `${prefix}.${i % keys}`, points, windowSeconds: 60 });
+            if (o?.limited) refused++;
+          }
+        };
+        const cpu = process.cpuUsage();
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: 50 }, caller));
+        const used = process.cpuUsage(cpu);
+        if (refused) throw new Error(`limiter alone, ${store} ${shape}: ${refused} calls refused`);
+        return { us: Number(((used.user + used.system) / calls).toFixed(1)), perSecond: Math.round(calls / ((performance.now() - t0) / 1000)) };
       };
-      const cpu = process.cpuUsage();
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: 50 }, caller));
-      const used = process.cpuUsage(cpu);
-      return { us: Number(((used.user + used.system) / calls).toFixed(1)), perSecond: Math.round(calls / ((performance.now() - t0) / 1000)) };
-    };
-    await run(5_000);
-    const runs = [];
-    for (let i = 0; i < 5; i++) runs.push(await run(20_000));
-    out.push({ store, usPerCall: runs.map((r) => r.us), callsPerSecond: Math.round(median(runs.map((r) => r.perSecond))) });
+      await measure();
+      const runs = [];
+      for (let i = 0; i < 5; i++) runs.push(await measure());
+      out.push({ store, shape, usPerCall: runs.map((r) => r.us), callsPerSecond: Math.round(median(runs.map((r) => r.perSecond))) });
+    }
     await closeRateLimiter();
     await closeSqlPool();
   }
@@ -188,11 +208,14 @@ async function main() {
     }
     const alone = await limiterAlone(databaseUrl);
     say("");
-    say("The limiter alone (consumeBudget, 50 concurrent callers, 50 keys, in this process):");
-    for (const a of alone) say(`  ${a.store}: ${a.usPerCall.join(", ")} µs CPU per call (median ${median(a.usPerCall)}), ${a.callsPerSecond} calls/s`);
     const offCpu = summary.find((s) => s.caller === "anonymous" && s.store === "off")?.serverCpuMsPerReq;
-    if (offCpu) {
-      for (const a of alone) say(`  ${a.store}: ${((100 * median(a.usPerCall)) / 1000 / (offCpu + median(a.usPerCall) / 1000)).toFixed(1)} % of a GET /jobs/{task_id}'s server CPU (${offCpu} ms without the limiter)`);
+    say("The limiter alone (consumeBudget in this process, 50 calls at a time):");
+    say("| store | budget shape | µs CPU per call (runs) | calls/s | share of a GET /jobs/{task_id} without limiter |");
+    say("| --- | --- | --- | --- | --- |");
+    for (const a of alone) {
+      const us = median(a.usPerCall);
+      const share = offCpu ? `${((100 * us) / 1000 / (offCpu + us / 1000)).toFixed(1)} % (of ${offCpu} ms)` : "—";
+      say(`| ${a.store} | ${a.shape} | ${us} (${a.usPerCall.join(", ")}) | ${a.callsPerSecond} | ${share} |`);
     }
 
     const outDir = path.join(root, ".data", "bench");
