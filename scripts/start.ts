@@ -121,7 +121,15 @@ async function main() {
   // Stop order: workers, then the database pool, then the embedded parts they talk to.
   const { closeDb } = await import("~/server/db");
   const { closeSqlPool } = await import("~/server/db-sql");
-  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeDb, closeSqlPool);
+  const { closeRateLimiter } = await import("~/server/rate-limit/limiter");
+  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeRateLimiter, closeDb, closeSqlPool);
+  console.log(
+    env.rateLimitStore === "off"
+      ? "Rate limits: OFF (RATE_LIMIT_STORE=off)"
+      : `Rate limits: counted in ${env.rateLimitStore === "postgres" ? "Postgres (table rate_limits)" : env.rateLimitStore === "redis" ? "Redis (REDIS_URL)" : "this process only (memory)"}; ` +
+          `per key ${env.RATE_LIMIT_READS_PER_MINUTE} reads, ${env.RATE_LIMIT_WRITES_PER_MINUTE} writes, ${env.RATE_LIMIT_SUBMISSIONS_PER_MINUTE} submissions a minute; ` +
+          `client address from ${env.TRUST_PROXY > 0 ? `X-Forwarded-For (${env.TRUST_PROXY} trusted prox${env.TRUST_PROXY === 1 ? "y" : "ies"})` : "the socket"}`,
+  );
 
   if (!devServer && !existsSync(path.join(root, ".next", "BUILD_ID"))) {
     console.log("No production build found: running `next build` once…");

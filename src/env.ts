@@ -84,6 +84,23 @@ const ZEnv = z
     // The console's public URL (read by next-auth too); also the site named in wallet-proof messages.
     NEXTAUTH_URL: optionalString.pipe(z.string().url().optional()),
 
+    // Rate limits (src/server/rate-limit/): fixed windows per API key, per console owner and, for
+    // requests without credentials, per client address. Per-key overrides live on api_keys.
+    RATE_LIMIT_STORE: optionalString.pipe(z.enum(["postgres", "redis", "memory", "off"]).optional()),
+    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional()),
+    RATE_LIMIT_KEY_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.:-]{1,40}$/, "must be 1–40 letters, digits, '_', '.', ':' or '-'").default("rl"),
+    RATE_LIMIT_READS_PER_MINUTE: intFromString(60, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_WRITES_PER_MINUTE: intFromString(20, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_SUBMISSIONS_PER_MINUTE: intFromString(10, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_OWNER_READS_PER_MINUTE: intFromString(120, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_OWNER_WRITES_PER_MINUTE: intFromString(30, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_ADDRESS_PER_MINUTE: intFromString(60, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_SIGNUPS_PER_HOUR: intFromString(20, { min: 1, max: 1_000_000_000 }),
+    RATE_LIMIT_FAUCET_PER_HOUR: intFromString(20, { min: 1, max: 1_000_000_000 }),
+    // How many proxies in front of the app append to X-Forwarded-For. 0: the header is ignored and
+    // the client address is the socket's (anyone can write X-Forwarded-For).
+    TRUST_PROXY: intFromString(0, { min: 0, max: 10 }),
+
     INNGEST_EVENT_KEY: optionalString,
     INNGEST_SIGNING_KEY: optionalString,
     INNGEST_BASE_URL: optionalString,
@@ -100,6 +117,9 @@ const ZEnv = z
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .superRefine((e, ctx) => {
+    if (e.RATE_LIMIT_STORE === "redis" && !e.REDIS_URL) {
+      ctx.addIssue({ code: "custom", path: ["RATE_LIMIT_STORE"], message: "is redis but REDIS_URL is not set" });
+    }
     if (!e.NEXTAUTH_SECRET && !e.DEV_MODE && e.EMBEDDED_PARTS.length === 0 && e.NODE_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["NEXTAUTH_SECRET"], message: "is required outside dev mode (it signs console sessions)" });
     }
@@ -127,6 +147,7 @@ const ZEnv = z
     NEXTAUTH_SECRET: e.NEXTAUTH_SECRET ?? randomBytes(32).toString("base64url"),
     chainEmbedded: e.EMBEDDED_PARTS.includes("chain"),
     oracleMode: (e.ORACLE_BASE_URL && e.ORACLE_MODEL ? "llm" : "manual") as "llm" | "manual",
+    rateLimitStore: e.RATE_LIMIT_STORE ?? (e.REDIS_URL ? "redis" : "postgres"),
     inngestEnabled: Boolean(e.INNGEST_EVENT_KEY && e.INNGEST_SIGNING_KEY) || Boolean(e.INNGEST_BASE_URL),
   }));
 

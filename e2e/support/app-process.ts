@@ -136,6 +136,18 @@ function appEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
     INNGEST_EVENT_KEY: "",
     INNGEST_SIGNING_KEY: "",
     INNGEST_BASE_URL: "",
+    // The limiter runs, with budgets no suite reaches from its one address and few keys.
+    REDIS_URL: "",
+    RATE_LIMIT_STORE: "",
+    TRUST_PROXY: "0",
+    RATE_LIMIT_READS_PER_MINUTE: "100000",
+    RATE_LIMIT_WRITES_PER_MINUTE: "100000",
+    RATE_LIMIT_SUBMISSIONS_PER_MINUTE: "100000",
+    RATE_LIMIT_OWNER_READS_PER_MINUTE: "100000",
+    RATE_LIMIT_OWNER_WRITES_PER_MINUTE: "100000",
+    RATE_LIMIT_ADDRESS_PER_MINUTE: "100000",
+    RATE_LIMIT_SIGNUPS_PER_HOUR: "100000",
+    RATE_LIMIT_FAUCET_PER_HOUR: "100000",
     ...overrides,
   };
   // Playwright's own variables and loader hooks are for its workers, not for the app.

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { EXACT_COUNT_CAP } from "../../src/server/services/jobs/list-jobs";
 import { claimRaces, claimSequence } from "./claims";
 import { checkClaims, describeSeed, resetClaims } from "./seed";
-import { load, startServer, waitQuiet, type Measurement } from "./load";
+import { BENCH_RATE_LIMITS, load, startServer, waitQuiet, type Measurement } from "./load";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv;
@@ -39,6 +39,9 @@ const env = {
   NEXTAUTH_SECRET: "bench-only-session-secret-never-used",
   EMBEDDED_PARTS: "",
   LOG_LEVEL: "warn",
+  ...BENCH_RATE_LIMITS,
+  RATE_LIMIT_STORE: "postgres",
+  REDIS_URL: "",
 };
 
 const variants: { name: string; entry: string; env?: Record<string, string> }[] = [

@@ -282,6 +282,11 @@ const server = http.createServer((req, res) => {
   });
 });
 
+// The bench asks over IPC for this process's CPU time (scripts/bench/load.ts, cpuUsage).
+process.on("message", (message) => {
+  if (message === "cpu-usage") process.send?.({ cpuUsage: process.cpuUsage() });
+});
+
 server.listen(0, "127.0.0.1", () => {
   const address = server.address();
   process.stdout.write(`${JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 })}\n`);

@@ -16,6 +16,7 @@ try {
 }
 const { createAppServer, listen } = await import("~/server/http/app-server");
 const { closeDb } = await import("~/server/db");
+const { closeRateLimiter } = await import("~/server/rate-limit/limiter");
 
 // BENCH_PROFILE_DIR: the first SIGUSR2 starts a CPU profile, the next writes it there (profile.ts).
 if (process.env.BENCH_PROFILE_DIR) {
@@ -41,6 +42,11 @@ if (process.env.BENCH_PROFILE_DIR) {
   });
 }
 
+// The bench asks over IPC for this process's CPU time (scripts/bench/load.ts, cpuUsage).
+process.on("message", (message) => {
+  if (message === "cpu-usage") process.send?.({ cpuUsage: process.cpuUsage() });
+});
+
 const server = createAppServer();
 const port = await listen(server, 0, "127.0.0.1");
 process.stdout.write(`${JSON.stringify({ port })}\n`);
@@ -48,7 +54,7 @@ process.stdout.write(`${JSON.stringify({ port })}\n`);
 const stop = () => {
   server.close();
   server.closeAllConnections();
-  closeDb().finally(() => process.exit(0));
+  Promise.allSettled([closeRateLimiter(), closeDb()]).finally(() => process.exit(0));
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createTestDatabase } from "../../test/support/database";
 import { EXACT_COUNT_CAP } from "../../src/server/services/jobs/list-jobs";
-import { load, startServer, waitQuiet as waitQuietFor, type Measurement, type ServerProcess } from "./load";
+import { BENCH_RATE_LIMITS, load, startServer, waitQuiet as waitQuietFor, type Measurement, type ServerProcess } from "./load";
 import { claimRaces, claimSequence, type RaceResult } from "./claims";
 import { checkClaims, describeSeed, resetClaims, seed, type ClaimCheck, type SeedResult } from "./seed";
 
@@ -263,6 +263,11 @@ async function main() {
       NEXTAUTH_SECRET: "bench-only-session-secret-never-used",
       EMBEDDED_PARTS: "",
       LOG_LEVEL: "warn",
+      // The limiter runs (Postgres store) with budgets the load never reaches; bench:limiter
+      // measures what it costs.
+      ...BENCH_RATE_LIMITS,
+      RATE_LIMIT_STORE: "postgres",
+      REDIS_URL: "",
     };
     const ours = await startServer("ours", path.join(here, "our-server.ts"), env);
     servers.push(ours);

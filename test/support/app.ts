@@ -24,6 +24,18 @@ export interface TestAppOptions {
   appProcess?: boolean;
 }
 
+/** Budgets far above what any suite sends from one key or address in a minute (or an hour). */
+export const GENEROUS_RATE_LIMITS = {
+  RATE_LIMIT_READS_PER_MINUTE: "100000",
+  RATE_LIMIT_WRITES_PER_MINUTE: "100000",
+  RATE_LIMIT_SUBMISSIONS_PER_MINUTE: "100000",
+  RATE_LIMIT_OWNER_READS_PER_MINUTE: "100000",
+  RATE_LIMIT_OWNER_WRITES_PER_MINUTE: "100000",
+  RATE_LIMIT_ADDRESS_PER_MINUTE: "100000",
+  RATE_LIMIT_SIGNUPS_PER_HOUR: "100000",
+  RATE_LIMIT_FAUCET_PER_HOUR: "100000",
+};
+
 export interface RegisteredAgent {
   agentId: string;
   apiKey: string;
@@ -67,6 +79,12 @@ export async function startTestApp(options: TestAppOptions = {}) {
     ADMIN_OWNER_EMAILS: "",
     EMBEDDED_PARTS: "chain",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+    // The limiter runs in every test (on this file's database), with budgets no suite reaches;
+    // test/rate-limits.test.ts passes the defaults back through extraEnv.
+    ...GENEROUS_RATE_LIMITS,
+    REDIS_URL: "",
+    RATE_LIMIT_STORE: "",
+    TRUST_PROXY: "0",
     ...options.extraEnv,
   });
 
@@ -252,6 +270,7 @@ export async function startTestApp(options: TestAppOptions = {}) {
       }
       if (child) await killProcess(child);
       await runner?.stop();
+      await (await import("~/server/rate-limit/limiter")).closeRateLimiter();
       await closeDb();
       await (await import("~/server/db-sql")).closeSqlPool();
       await anvil.stop();

@@ -4,6 +4,8 @@ import { formatUsdc } from "~/server/money";
 import { effectiveStatus } from "~/server/services/jobs/job-state";
 import { completionRate } from "~/server/services/agents/get-agent";
 import { isWalletProven } from "~/server/services/agents/prove-wallet";
+import type { Env } from "~/env";
+import { effectiveKeyLimits } from "~/server/rate-limit/budgets";
 import type { Actor } from "./trpc";
 
 // The REST/tRPC wire format: snake_case, USDC as decimal strings, times as ISO strings.
@@ -73,8 +75,24 @@ export function toAgentDto(agent: Agent): z.infer<typeof ZAgentDto> {
   };
 }
 
+const ZKeyRateLimits = z.object({
+  reads_per_minute: z.number().int(),
+  writes_per_minute: z.number().int(),
+  submissions_per_minute: z.number().int(),
+});
+
 export const ZApiKeyDto = z
-  .object({ key_id: z.string(), prefix: z.string(), created_at: z.string(), last_used_at: z.string().nullable(), revoked_at: z.string().nullable() })
+  .object({
+    key_id: z.string(),
+    prefix: z.string(),
+    created_at: z.string(),
+    last_used_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    rate_limits: ZKeyRateLimits.meta({ description: "the budgets this key has now: its own where an admin set one, else the defaults" }),
+    rate_limit_overrides: z
+      .object({ reads_per_minute: z.number().int().nullable(), writes_per_minute: z.number().int().nullable(), submissions_per_minute: z.number().int().nullable() })
+      .meta({ description: "set by an admin (PATCH /admin/api-keys/{key_id}); null: the default applies" }),
+  })
   .meta({
     id: "ApiKey",
     example: {
@@ -83,11 +101,23 @@ export const ZApiKeyDto = z
       created_at: "2026-11-22T10:00:00.000Z",
       last_used_at: "2026-11-22T10:03:00.000Z",
       revoked_at: null,
+      rate_limits: { reads_per_minute: 600, writes_per_minute: 20, submissions_per_minute: 10 },
+      rate_limit_overrides: { reads_per_minute: 600, writes_per_minute: null, submissions_per_minute: null },
     },
   });
 
-export function toApiKeyDto(key: ApiKey): z.infer<typeof ZApiKeyDto> {
-  return { key_id: key.id, prefix: key.prefix, created_at: key.createdAt.toISOString(), last_used_at: iso(key.lastUsedAt), revoked_at: iso(key.revokedAt) };
+export function toApiKeyDto(key: ApiKey, env: Env): z.infer<typeof ZApiKeyDto> {
+  const overrides = { readsPerMinute: key.rateLimitReadsPerMinute, writesPerMinute: key.rateLimitWritesPerMinute, submissionsPerMinute: key.rateLimitSubmissionsPerMinute };
+  const limits = effectiveKeyLimits(env, overrides);
+  return {
+    key_id: key.id,
+    prefix: key.prefix,
+    created_at: key.createdAt.toISOString(),
+    last_used_at: iso(key.lastUsedAt),
+    revoked_at: iso(key.revokedAt),
+    rate_limits: { reads_per_minute: limits.readsPerMinute, writes_per_minute: limits.writesPerMinute, submissions_per_minute: limits.submissionsPerMinute },
+    rate_limit_overrides: { reads_per_minute: overrides.readsPerMinute, writes_per_minute: overrides.writesPerMinute, submissions_per_minute: overrides.submissionsPerMinute },
+  };
 }
 
 export const ZJobStatus = z.enum(["open", "funded", "claimed", "resolved", "expired", "cancelled", "refunded"]);

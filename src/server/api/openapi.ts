@@ -120,7 +120,11 @@ const SAMPLE_ERRORS: ErrorBody["error"][] = [
   { code: "IDEMPOTENCY_KEY_REUSED", message: "Idempotency-Key: already used for a different request in the last 24 hours", details: { field: "Idempotency-Key" } },
   { code: "PAYLOAD_TOO_LARGE", message: "Request body is over 262144 bytes", details: null },
   { code: "UNSUPPORTED_MEDIA_TYPE", message: "Send JSON with Content-Type: application/json (got 'text/plain')", details: null },
-  { code: "RATE_LIMITED", message: "Too many requests; retry later", details: null },
+  {
+    code: "RATE_LIMITED",
+    message: "Rate limit 'writes' of 20 calls per 60 s is spent; retry in 42 s",
+    details: { policy: "writes", limit: 20, window_seconds: 60, retry_after_seconds: 42 },
+  },
   { code: "INTERNAL", message: "Internal error", details: null },
   { code: "CHAIN_UNAVAILABLE", message: "Could not read the chain: fetch failed", details: null },
 ];
@@ -221,7 +225,8 @@ function isProtected(doc: OpenAPIObject, op: OperationLike): boolean {
 
 function withErrorResponses(doc: OpenAPIObject, path: string, method: string, op: OperationLike): Record<string, unknown> {
   const responses = { ...op.responses };
-  const needed = [400, 500];
+  // Every call is counted against a budget (src/server/rate-limit/), so any may answer 429.
+  const needed = [400, 429, 500];
   if (isProtected(doc, op)) needed.push(401, 403);
   if (path.includes("{")) needed.push(404);
   for (const status of needed) responses[status] ??= {};
@@ -234,11 +239,19 @@ function withErrorResponses(doc: OpenAPIObject, path: string, method: string, op
   return out;
 }
 
+// Sent on 429s (and, but for Retry-After, on every rate-counted answer): docs/api.md#rate-limits.
+const RATE_LIMIT_HEADERS = {
+  "Retry-After": { description: "Seconds until the spent budget is whole again", schema: { type: "integer" } },
+  RateLimit: { description: 'Calls left and seconds to the window\'s end, per budget: `"writes";r=0;t=42`', schema: { type: "string" } },
+  "RateLimit-Policy": { description: 'The budget: `"writes";q=20;w=60` (q calls per w seconds)', schema: { type: "string" } },
+};
+
 function errorResponse(status: number, example: ErrorBody) {
   const codes = APP_ERROR_CODES.filter((c) => httpStatusOf(c) === status);
   const title = STATUS_TEXT[status] ?? "Error";
   return {
     description: codes.length > 0 ? `${title}: ${codes.map((c) => `\`${c}\``).join(", ")}` : title,
+    ...(status === 429 ? { headers: RATE_LIMIT_HEADERS } : {}),
     content: { "application/json": { schema: { $ref: ERROR_REF }, example } },
   };
 }

@@ -6,9 +6,13 @@ import { getDb, type Db } from "~/server/db";
 import { AppError, toAppError } from "~/server/errors";
 import { authenticateApiKey } from "~/server/services/agents/authenticate-api-key";
 import { withIdempotency } from "~/server/services/idempotency/with-idempotency";
+import { budgetFor, type ApiKeyRateLimits, type RateLimitClass } from "~/server/rate-limit/budgets";
+import { clientAddressOf } from "~/server/rate-limit/client-address";
+import { RateLimitRecorder } from "~/server/rate-limit/headers";
+import { consumeBudget } from "~/server/rate-limit/limiter";
 
 export type Actor =
-  | { kind: "agent"; agentId: string; apiKeyId: string; isAdmin: boolean }
+  | { kind: "agent"; agentId: string; apiKeyId: string; isAdmin: boolean; rateLimits: ApiKeyRateLimits }
   | { kind: "owner"; ownerId: string; isAdmin: boolean }
   | { kind: "anonymous" };
 
@@ -21,6 +25,10 @@ export interface Context {
   requestId: string;
   /** The Idempotency-Key header, for operations that create things or move money. */
   idempotencyKey?: string;
+  /** Who per-address budgets count against (src/server/rate-limit/client-address.ts). */
+  clientAddress: string;
+  /** Every budget this request's calls touched; the door turns it into RateLimit headers. */
+  rateLimits: RateLimitRecorder;
 }
 
 function bearerToken(headers: Headers): string | null | undefined {
@@ -30,13 +38,18 @@ function bearerToken(headers: Headers): string | null | undefined {
   return match ? match[1]! : null;
 }
 
-/** One place turns a request's credentials into the acting identity (both doors use it). */
-export async function createContext(opts: { headers: Headers; requestId?: string }): Promise<Context> {
+/**
+ * One place turns a request's credentials into the acting identity (both doors use it).
+ * `peerAddress` is the socket's remote address (absent when Next serves the door alone);
+ * `rateLimits` collects the budgets the calls touch, for the door's response headers.
+ */
+export async function createContext(opts: { headers: Headers; requestId?: string; peerAddress?: string; rateLimits?: RateLimitRecorder }): Promise<Context> {
   const env = getEnv();
   const db = getDb();
   const requestId = opts.requestId ?? crypto.randomUUID();
   const idempotencyKey = opts.headers.get("idempotency-key") ?? undefined;
-  const base = { db, env, requestId, idempotencyKey };
+  const clientAddress = clientAddressOf({ peer: opts.peerAddress, forwardedFor: opts.headers.get("x-forwarded-for"), trustedProxies: env.TRUST_PROXY });
+  const base = { db, env, requestId, idempotencyKey, clientAddress, rateLimits: opts.rateLimits ?? new RateLimitRecorder() };
   const token = bearerToken(opts.headers);
   if (token === undefined) {
     // No API key: maybe a person signed in to the console (next-auth session cookie).
@@ -54,7 +67,7 @@ export async function createContext(opts: { headers: Headers; requestId?: string
   if (!key) return { ...base, actor: { kind: "anonymous" }, authFailure: "API key is not valid or has been revoked" };
   return {
     ...base,
-    actor: { kind: "agent", agentId: key.agentId, apiKeyId: key.id, isAdmin: key.isAdmin },
+    actor: { kind: "agent", agentId: key.agentId, apiKeyId: key.id, isAdmin: key.isAdmin, rateLimits: key.rateLimits },
   };
 }
 
@@ -67,6 +80,11 @@ export type ProcedureMeta = {
   /** Statuses statusFromOutput may answer with, each with the success body: for the document. */
   outputStatuses?: Record<number, string>;
   credentials?: Credentials;
+  /**
+   * Which budget a call spends (src/server/rate-limit/budgets.ts). Declared here, with the
+   * procedure, and nowhere else; left out, queries are `read` and mutations `write`.
+   */
+  rateLimit?: RateLimitClass;
 };
 
 const t = initTRPC
@@ -87,24 +105,38 @@ const t = initTRPC
 export const createCallerFactory = t.createCallerFactory;
 export const router = t.router;
 
+function refuse(error: AppError): never {
+  throw new TRPCError({ code: error.trpcCode, message: error.message, cause: error });
+}
+
 /**
- * Runs first on every procedure: a credential that was sent but is not valid is a 401 whatever
- * the procedure, and AppErrors thrown by services become TRPCErrors with the code from the one
- * error table. (One middleware rather than two: each level of tRPC's chain costs a few object
- * copies per call, and this runs on every request.)
+ * Runs first on every procedure, for both doors and for each call of a tRPC batch: the call is
+ * counted against its budget (429 RATE_LIMITED when spent, before anything else runs, so neither
+ * a bad credential nor bad input is free); a credential that was sent but is not valid is a 401
+ * whatever the procedure; AppErrors thrown by services become TRPCErrors with the code from the
+ * one error table. (One middleware rather than three: each level of tRPC's chain costs a few
+ * object copies per call, and this runs on every request.)
  */
-const appErrorsAndCredentials = t.middleware(async ({ ctx, next }) => {
-  if (ctx.authFailure) {
-    const error = new AppError("UNAUTHORIZED", ctx.authFailure);
-    throw new TRPCError({ code: error.trpcCode, message: error.message, cause: error });
-  }
-  const result = await next();
-  if (!result.ok) {
-    const cause = result.error.cause;
-    if (cause instanceof AppError) {
-      throw new TRPCError({ code: cause.trpcCode, message: cause.message, cause });
+const appErrorsAndCredentials = t.middleware(async ({ ctx, next, meta, type }) => {
+  const rateLimitClass = meta?.rateLimit ?? (type === "query" ? "read" : "write");
+  const actor = ctx.authFailure ? ({ kind: "anonymous" } as const) : ctx.actor;
+  const outcome = await consumeBudget(budgetFor({ env: ctx.env, actor, clientAddress: ctx.clientAddress, rateLimitClass }), ctx.env);
+  if (outcome) {
+    ctx.rateLimits.record(outcome);
+    if (outcome.limited) {
+      refuse(
+        new AppError("RATE_LIMITED", `Rate limit '${outcome.policy}' of ${outcome.limit} calls per ${outcome.windowSeconds} s is spent; retry in ${outcome.resetSeconds} s`, {
+          policy: outcome.policy,
+          limit: outcome.limit,
+          window_seconds: outcome.windowSeconds,
+          retry_after_seconds: outcome.resetSeconds,
+        }),
+      );
     }
   }
+  if (ctx.authFailure) refuse(new AppError("UNAUTHORIZED", ctx.authFailure));
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) refuse(result.error.cause);
   return result;
 });
 

@@ -1,7 +1,7 @@
 import { log } from "~/server/log";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { getEnv } from "~/env";
-import { handleTrpcRequest, REST_PREFIX, serveRest, TRPC_PREFIX, type RestResult } from "./handlers";
+import { REST_PREFIX, serveRest, serveTrpc, TRPC_PREFIX, type RestResult } from "./handlers";
 import { API_SECURITY_HEADERS } from "./security-headers";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -49,6 +49,7 @@ async function serveRestNode(req: IncomingMessage, res: ServerResponse): Promise
     pathAndQuery: (req.url ?? "/").slice(REST_PREFIX.length) || "/",
     headers: headersOf(req),
     body: body?.toString("utf8"),
+    peerAddress: req.socket.remoteAddress,
   });
   res.writeHead(result.status, result.headers);
   res.end(result.body);
@@ -69,7 +70,7 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
     try {
       const path = (req.url ?? "/").split("?")[0]!;
       if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await serveRestNode(req, res);
-      if (path.startsWith(`${TRPC_PREFIX}/`)) return await sendFetchResponse(res, await handleTrpcRequest(await toFetchRequest(req)));
+      if (path.startsWith(`${TRPC_PREFIX}/`)) return await sendFetchResponse(res, await serveTrpc(await toFetchRequest(req), { peerAddress: req.socket.remoteAddress }));
       if (pageHandler) return await pageHandler(req, res);
       res.writeHead(404, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${path}`, details: null } }));

@@ -8,6 +8,7 @@ import { createContext } from "~/server/api/trpc";
 import { getOpenApiDocument } from "~/server/api/openapi";
 import { AppError, toAppError } from "~/server/errors";
 import { jsonInputProblem } from "~/server/input-bounds";
+import { RateLimitRecorder } from "~/server/rate-limit/headers";
 import { API_REFERENCE_CONTENT_SECURITY_POLICY, renderApiReference } from "./api-reference";
 import { API_SECURITY_HEADERS } from "./security-headers";
 
@@ -50,9 +51,17 @@ function errorResult(error: AppError, headers: Record<string, string>): RestResu
   return jsonResult(error.httpStatus, { error: { code: error.code, message: error.message, details: error.details ?? null } }, headers);
 }
 
+/** What the REST door knows of a request beyond its headers, handed to createContext. */
+interface RestConnection {
+  peerAddress: string | undefined;
+  rateLimits: RateLimitRecorder;
+}
+const restConnections = new WeakMap<Request, RestConnection>();
+
 const openApiNodeHandler = createOpenApiNodeHttpHandler({
   router: appRouter,
-  createContext: ({ req }: { req: Request }) => createContext({ headers: req.headers, requestId: req.headers.get("x-request-id") ?? undefined }),
+  createContext: ({ req }: { req: Request }) =>
+    createContext({ headers: req.headers, requestId: req.headers.get("x-request-id") ?? undefined, ...restConnections.get(req) }),
   responseMeta: ({ paths, errors, data }: { paths?: string[]; errors: TRPCError[]; data?: unknown[] }) => {
     if (errors.length > 0) return { status: toAppError(errors[0], errors[0]!.code).httpStatus };
     const path = paths?.[0];
@@ -81,6 +90,8 @@ export interface RestInput {
   headers: Headers;
   /** The raw body; undefined for GET and HEAD. */
   body: string | undefined;
+  /** The socket's remote address; undefined when Next serves the door (see TRUST_PROXY). */
+  peerAddress?: string;
 }
 
 function parseJsonBody(text: string, contentType: string | null): unknown {
@@ -137,6 +148,9 @@ export async function serveRest(input: RestInput): Promise<RestResult> {
     const body = hasBody ? parseJsonBody(input.body ?? "", input.headers.get("content-type")) : undefined;
     input.headers.set("x-request-id", requestId);
     if (hasBody) input.headers.set("content-type", "application/json");
+    const rateLimits = new RateLimitRecorder();
+    const request = restRequest(input.method, `http://rest${input.pathAndQuery}`, input.headers, body);
+    restConnections.set(request, { peerAddress: input.peerAddress, rateLimits });
     const raw = await new Promise<RestResult>((resolve, reject) => {
       const resHeaders: Record<string, string> = {};
       const shim: ResponseShim = {
@@ -148,8 +162,9 @@ export async function serveRest(input: RestInput): Promise<RestResult> {
           resolve({ status: shim.statusCode, headers: resHeaders, body: text ?? "" });
         },
       };
-      openApiNodeHandler(restRequest(input.method, `http://rest${input.pathAndQuery}`, input.headers, body), shim).catch(reject);
+      openApiNodeHandler(request, shim).catch(reject);
     });
+    Object.assign(headers, rateLimits.headers());
     if (raw.status < 400) return { status: raw.status, headers: { "Content-Type": "application/json", ...headers }, body: raw.body };
     const parsed = JSON.parse(raw.body || "{}") as { error?: { code: string; message: string; details: unknown }; message?: string; code?: string };
     const error = parsed.error ?? { code: raw.status === 404 ? "NOT_FOUND" : "INTERNAL", message: parsed.message ?? "Error", details: null };
@@ -201,7 +216,14 @@ function trpcInputProblem(url: URL, body: string | undefined): AppError | undefi
   return undefined;
 }
 
-export async function handleTrpcRequest(incoming: Request): Promise<Response> {
+/** The tRPC door (Next's route handler; Next passes no socket address, see TRUST_PROXY). */
+export function handleTrpcRequest(request: Request): Promise<Response> {
+  return serveTrpc(request, {});
+}
+
+/** The tRPC door. Every call of a batch is counted; the headers tell of every budget touched. */
+export async function serveTrpc(incoming: Request, { peerAddress }: { peerAddress?: string }): Promise<Response> {
+  const rateLimits = new RateLimitRecorder();
   const requestId = incoming.headers.get("x-request-id") ?? crypto.randomUUID();
   const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
   const body = hasBody ? await incoming.text() : undefined;
@@ -215,7 +237,7 @@ export async function handleTrpcRequest(incoming: Request): Promise<Response> {
     // error shape (through the error formatter), before any input reaches a procedure.
     createContext: () => {
       if (inputProblem) throw new TRPCError({ code: inputProblem.trpcCode, message: inputProblem.message, cause: inputProblem });
-      return createContext({ headers: request.headers, requestId });
+      return createContext({ headers: request.headers, requestId, peerAddress, rateLimits });
     },
     onError: ({ error, path }) => {
       if (toAppError(error, error.code).code === "INTERNAL") {
@@ -223,6 +245,6 @@ export async function handleTrpcRequest(incoming: Request): Promise<Response> {
       }
     },
   });
-  for (const [k, v] of Object.entries(commonHeaders(requestId))) response.headers.set(k, v);
+  for (const [k, v] of Object.entries({ ...commonHeaders(requestId), ...rateLimits.headers() })) response.headers.set(k, v);
   return response;
 }

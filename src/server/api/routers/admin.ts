@@ -1,12 +1,22 @@
 import { z } from "zod";
 import { adminProcedure, router } from "~/server/api/trpc";
-import { ZTransferDto, toTransferDto } from "~/server/api/dto";
-import { sampleFeeTransfer, sampleJob, sampleTransfer } from "~/server/api/examples";
+import { ZApiKeyDto, ZTransferDto, toApiKeyDto, toTransferDto } from "~/server/api/dto";
+import { sampleApiKey, sampleFeeTransfer, sampleJob, sampleTransfer } from "~/server/api/examples";
 import { getChain } from "~/server/chain/chain";
 import { ZPaging, ZUuid } from "~/server/api/schemas";
 import { ATTENTION_KINDS, listTransfersNeedingAttention } from "~/server/services/transfers/transfers-needing-attention";
 import { actorLabel } from "~/server/services/agents/assert-manages-agent";
+import { setApiKeyRateLimits } from "~/server/services/agents/set-api-key-rate-limits";
 import { retryTransfers } from "~/server/services/transfers/retry-transfers";
+
+const ZKeyLimit = z
+  .number()
+  .int()
+  .min(1)
+  .max(1_000_000_000)
+  .nullable()
+  .optional()
+  .meta({ description: "calls per minute for this key; null: back to the default; left out: unchanged" });
 
 export const adminRouter = router({
   transfers: adminProcedure
@@ -67,5 +77,33 @@ export const adminRouter = router({
       const transfers = await retryTransfers({ db: ctx.db, chain: getChain(), actor: { id: actorLabel(ctx.actor) }, jobId: input.task_id });
       const payout = transfers.find((t) => t.kind === "payout");
       return { task_id: input.task_id, payout_status: payout?.status ?? null, transfers: transfers.map(toTransferDto) };
+    }),
+
+  setApiKeyRateLimits: adminProcedure
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/admin/api-keys/{key_id}",
+        tags: ["admin"],
+        summary: "Set one API key's own rate limits (admins)",
+        description: "Reads, writes and submissions per minute for this key, instead of the defaults. The key's next request is counted against them.",
+      },
+    })
+    .input(
+      z.object({
+        key_id: z.uuid().meta({ description: "the key's id (key_id in the key listing)", example: sampleApiKey.key_id }),
+        reads_per_minute: ZKeyLimit,
+        writes_per_minute: ZKeyLimit,
+        submissions_per_minute: ZKeyLimit,
+      }),
+    )
+    .output(ZApiKeyDto.extend({ agent_id: z.string() }).meta({ example: { ...sampleApiKey, agent_id: "writer-bot-1" } }))
+    .mutation(async ({ ctx, input }) => {
+      const key = await setApiKeyRateLimits({
+        db: ctx.db,
+        keyId: input.key_id,
+        limits: { readsPerMinute: input.reads_per_minute, writesPerMinute: input.writes_per_minute, submissionsPerMinute: input.submissions_per_minute },
+      });
+      return { ...toApiKeyDto(key, ctx.env), agent_id: key.agentId };
     }),
 });

@@ -49,7 +49,7 @@ const sampleChallengeMessage =
 
 export const agentsRouter = router({
   register: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/agents", tags: ["agents"], protect: false, summary: "Register an agent (returns its API key once)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/agents", tags: ["agents"], protect: false, summary: "Register an agent (returns its API key once)" }, successStatus: 201, rateLimit: "signup" })
     .input(
       z.object({
         agent_id: ZAgentId.optional().meta({ example: "writer-bot-1" }),
@@ -295,7 +295,7 @@ export const agentsRouter = router({
     }),
 
   createApiKey: agentOrOwnerProcedure
-    .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "Issue another API key (shown once)" }, successStatus: 201, rateLimit: "signup" })
     .input(z.object(ZAgentPath))
     .output(
       ZApiKeyDto.extend({ api_key: z.string() }).meta({
@@ -305,24 +305,26 @@ export const agentsRouter = router({
           created_at: "2026-11-22T11:00:00.000Z",
           last_used_at: null,
           revoked_at: null,
+          rate_limits: { reads_per_minute: 60, writes_per_minute: 20, submissions_per_minute: 10 },
+          rate_limit_overrides: { reads_per_minute: null, writes_per_minute: null, submissions_per_minute: null },
           api_key: "am_live_Rt5yU2wQ8eZ4nV6bM1xK3cL9sA7dG0fH",
         },
       }),
     )
     .mutation(async ({ ctx, input }) => {
       const { key, plaintext } = await createApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id });
-      return { ...toApiKeyDto(key), api_key: plaintext };
+      return { ...toApiKeyDto(key, ctx.env), api_key: plaintext };
     }),
 
   listApiKeys: agentOrOwnerProcedure
     .meta({ openapi: { method: "GET", path: "/agents/{agent_id}/api-keys", tags: ["api keys"], summary: "List API keys (prefixes and times only)" } })
     .input(z.object(ZAgentPath))
     .output(z.object({ api_keys: z.array(ZApiKeyDto) }).meta({ example: { api_keys: [sampleApiKey] } }))
-    .query(async ({ ctx, input }) => ({ api_keys: (await listApiKeys({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).map(toApiKeyDto) })),
+    .query(async ({ ctx, input }) => ({ api_keys: (await listApiKeys({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id })).map((key) => toApiKeyDto(key, ctx.env)) })),
 
   revokeApiKey: agentOrOwnerProcedure
     .meta({ openapi: { method: "DELETE", path: "/agents/{agent_id}/api-keys/{key_id}", tags: ["api keys"], summary: "Revoke an API key (effective on the next request)" } })
     .input(z.object({ ...ZAgentPath, key_id: ZUuid }))
     .output(ZApiKeyDto)
-    .mutation(async ({ ctx, input }) => toApiKeyDto(await revokeApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, keyId: input.key_id }))),
+    .mutation(async ({ ctx, input }) => toApiKeyDto(await revokeApiKey({ db: ctx.db, actor: ctx.actor, agentId: input.agent_id, keyId: input.key_id }), ctx.env)),
 });

@@ -242,7 +242,7 @@ export const jobsRouter = router({
     }),
 
   submit: agentProcedure
-    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202 })
+    .meta({ openapi: { method: "POST", path: "/jobs/{task_id}/submit", tags: ["jobs"], summary: "Deliver work; judged in the background (202); accepts Idempotency-Key" }, successStatus: 202, rateLimit: "submit" })
     .input(ZTaskId.extend({ content: zText({ min: 1, trim: false }), worker_id: ZAgentId.optional() }))
     .output(ZSubmissionDto)
     .mutation(({ ctx, input }) =>

@@ -16,7 +16,7 @@ function toOwnerDto(o: { id: string; email: string; name: string; isAdmin: boole
 // cookie, so over REST these work for a browser session, not with an agent's API key.
 export const ownersRouter = router({
   signUp: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/owners", tags: ["owners"], protect: false, summary: "Create a console account (an owner of agents)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/owners", tags: ["owners"], protect: false, summary: "Create a console account (an owner of agents)" }, successStatus: 201, rateLimit: "signup" })
     .input(z.object({ email: z.email().max(320), name: zText({ min: 1, max: 200 }), password: zText({ max: 200, trim: false }).min(8, "must be at least 8 characters") }))
     .output(ZOwnerDto)
     .mutation(async ({ ctx, input }) => toOwnerDto(await signUpOwner({ db: ctx.db, email: input.email, name: input.name, password: input.password }))),
@@ -32,7 +32,7 @@ export const ownersRouter = router({
     }),
 
   createAgent: ownerProcedure
-    .meta({ openapi: { method: "POST", path: "/owners/me/agents", tags: ["owners"], summary: "Register an agent owned by the signed-in owner (its API key is shown once)" }, successStatus: 201 })
+    .meta({ openapi: { method: "POST", path: "/owners/me/agents", tags: ["owners"], summary: "Register an agent owned by the signed-in owner (its API key is shown once)" }, successStatus: 201, rateLimit: "signup" })
     .input(
       z.object({
         agent_id: ZAgentId.optional(),

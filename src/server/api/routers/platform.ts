@@ -174,7 +174,7 @@ export const platformRouter = router({
     .query(({ ctx }) => getPlatformStats({ db: ctx.db })),
 
   faucet: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/dev/faucet", tags: ["dev"], protect: false, summary: "Mint test USDC (embedded local chain only)" } })
+    .meta({ openapi: { method: "POST", path: "/dev/faucet", tags: ["dev"], protect: false, summary: "Mint test USDC (embedded local chain only)" }, rateLimit: "faucet" })
     .input(z.object({ address: zText({ max: 100 }), amount: z.union([zText({ max: 40 }), z.number()]).default("100") }))
     .output(
       z

@@ -10,8 +10,17 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * request): the unique key_hash index, and the agent's row by its primary key.
  */
 export async function authenticateApiKey({ token }: { token: string }) {
-  const [key] = await sqlQuery<{ id: string; agent_id: string; last_used_at: Date | null; is_admin: boolean }>(Prisma.sql`
-    SELECT k.id, k.agent_id, k.last_used_at, a.is_admin FROM api_keys k JOIN agents a ON a.agent_id = k.agent_id
+  const [key] = await sqlQuery<{
+    id: string;
+    agent_id: string;
+    last_used_at: Date | null;
+    is_admin: boolean;
+    rate_limit_reads_per_minute: number | null;
+    rate_limit_writes_per_minute: number | null;
+    rate_limit_submissions_per_minute: number | null;
+  }>(Prisma.sql`
+    SELECT k.id, k.agent_id, k.last_used_at, a.is_admin, k.rate_limit_reads_per_minute, k.rate_limit_writes_per_minute, k.rate_limit_submissions_per_minute
+    FROM api_keys k JOIN agents a ON a.agent_id = k.agent_id
     WHERE k.key_hash = ${hashApiKey(token)} AND k.revoked_at IS NULL AND a.deactivated_at IS NULL`);
   if (!key) return null;
   const now = new Date();
@@ -23,6 +32,16 @@ export async function authenticateApiKey({ token }: { token: string }) {
       UPDATE api_keys SET last_used_at = ${now.toISOString()}::timestamp
       WHERE id = ${key.id}::uuid AND (last_used_at IS NULL OR last_used_at < ${staleBefore.toISOString()}::timestamp)`).catch(() => undefined);
   }
-  // Admin rights come from the agent's row (set only by `npm run admin`), read in the same statement.
-  return { id: key.id, agentId: key.agent_id, isAdmin: key.is_admin };
+  return {
+    id: key.id,
+    agentId: key.agent_id,
+    // Admin rights come from the agent's row (set only by `npm run admin`), read in the same statement.
+    isAdmin: key.is_admin,
+    // Read with the key on every request, so an admin's change applies from the next one.
+    rateLimits: {
+      readsPerMinute: key.rate_limit_reads_per_minute,
+      writesPerMinute: key.rate_limit_writes_per_minute,
+      submissionsPerMinute: key.rate_limit_submissions_per_minute,
+    },
+  };
 }
