@@ -69,6 +69,12 @@ const ZEnv = z
 
     // How long after a job's money settles (resolved, or refund confirmed) a party may dispute it.
     DISPUTE_WINDOW_HOURS: intFromString(72, { min: 1 }),
+    // Deadlines for deliveries still being judged (services/submissions/judging-deadline.ts): one
+    // waiting for the model when its job expires gets this long after the expiry; one waiting for
+    // manual review this long after it was made. Past either it goes to the admin review queue; the
+    // job's automatic refund waits for its verdict.
+    EXPIRY_JUDGING_GRACE_MINUTES: intFromString(30, { min: 0, max: 10_080 }),
+    REVIEW_DEADLINE_HOURS: intFromString(72, { min: 1, max: 8_760 }),
 
     // No longer read (issue 7): admins are granted by `npm run admin` on the server. Declared only so
     // that a deployment still setting them stops at start-up instead of silently losing its admins.

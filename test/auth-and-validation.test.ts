@@ -259,6 +259,9 @@ describe("job rules", () => {
     const buyer = await app.registerAgent("expiry-buyer", { wallet: true });
     const worker = await app.registerAgent("expiry-worker");
     const taskId = await createFundedJob(app, buyer, "4");
+    // No sweep in between: it would refund the expired job by itself before the buyer asks
+    // (test/expiry-refunds.test.ts), and this is about the buyer asking first.
+    const restart = await app.stopRunner();
     await app.db.job.update({ where: { id: taskId }, data: { expiry: new Date(Date.now() - 1000) } });
     const job = await app.api("GET", `/jobs/${taskId}`);
     expect(job.body.status).toBe("expired");
@@ -272,6 +275,7 @@ describe("job rules", () => {
     const refund = await app.api("POST", `/jobs/${taskId}/refund`, { key: buyer.apiKey });
     expect(refund.status).toBe(200);
     expect((await app.balanceOf(buyer.wallet!)) - before).toBe(4_000_000n);
+    await restart();
   });
 
   it("lists jobs newest first with database-level filters", async () => {

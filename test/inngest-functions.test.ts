@@ -54,6 +54,39 @@ describe("background functions on Inngest", () => {
     await restart();
   });
 
+  it("the sweep expires a funded job and refunds its buyer, and sendTransfer sends the refund until it is final", async () => {
+    const { toInngestFunction } = await import("~/server/jobs/inngest");
+    const { sweepFunction } = await import("~/server/jobs/functions/sweep");
+    const { sendTransferFunction } = await import("~/server/jobs/functions/send-transfer");
+    const buyer = await app.registerAgent("inngest-expiry-buyer", { wallet: true });
+    const taskId = await createFundedJob(app, buyer, "6");
+    // Only the Inngest runs below do anything: no pg-boss worker, no cron.
+    const restart = await app.stopRunner();
+    await app.db.job.update({ where: { id: taskId }, data: { expiry: new Date(Date.now() - 1_000) } });
+    const before = await app.balanceOf(buyer.wallet!);
+
+    const swept = await new InngestTestEngine({ function: toInngestFunction(sweepFunction as never), events: [{ name: "inngest/scheduled.timer", data: {} }] }).execute();
+    expect(swept.error).toBeUndefined();
+    expect(swept.result).toMatchObject({ expired: 1, expiryRefunds: 1 });
+    const refund = await app.db.transfer.findUniqueOrThrow({ where: { idempotencyKey: `refund:${taskId}` } });
+    expect(refund).toMatchObject({ kind: "refund", status: "pending", toAddress: buyer.wallet, amount: 6_000_000n });
+
+    // The enqueue had nowhere to go: send it as Inngest would, retrying until it is final.
+    await app.waitFor("refund final", async () => {
+      const run = await new InngestTestEngine({ function: toInngestFunction(sendTransferFunction as never), events: [{ name: "payouts/send-transfer", data: { transferId: refund.id } }] }).execute();
+      return (run.result as { status?: string } | undefined)?.status === "success";
+    }, 60_000);
+    expect((await app.balanceOf(buyer.wallet!)) - before).toBe(6_000_000n);
+    const job = (await app.api("GET", `/jobs/${taskId}`)).body;
+    expect(job).toMatchObject({ status: "refunded", refund_status: "success" });
+    const kinds = (await app.api("GET", `/jobs/${taskId}/events`, { key: buyer.apiKey })).body.events.map((e: { kind: string }) => e.kind);
+    expect(kinds.slice(-3)).toEqual(["expired", "refund_requested", "refunded"]);
+    // A second sweep finds nothing more to do.
+    const again = await new InngestTestEngine({ function: toInngestFunction(sweepFunction as never), events: [{ name: "inngest/scheduled.timer", data: {} }] }).execute();
+    expect(again.result).toMatchObject({ expired: 0, expiryRefunds: 0 });
+    await restart();
+  });
+
   it("rejects an event whose payload does not match the function's schema", async () => {
     const { toInngestFunction } = await import("~/server/jobs/inngest");
     const { sendTransferFunction } = await import("~/server/jobs/functions/send-transfer");

@@ -48,6 +48,11 @@ test("a funded job is listed with its status, price and expiry, and its page fol
     await expect(jobStatus(page)).toHaveText("funded");
     await expect(page.getByTestId("rubric")).toHaveText(DEFAULT_RUBRIC);
     await expect(page.getByText("No worker has claimed this job yet.")).toBeVisible();
+    // Each deadline: work until the expiry, nothing in judgment, not settled so not yet time-limited to dispute.
+    await expect(page.getByTestId("deadline-claim")).toContainText("in 2 hours");
+    await expect(page.getByTestId("deadline-claim").getByTitle(expiryTooltip(job))).toBeVisible();
+    await expect(page.getByTestId("deadline-judged")).toContainText("nothing in judgment");
+    await expect(page.getByTestId("deadline-dispute")).toContainText("not settled yet");
   });
 
   await test.step("a worker's claim shows as a participant", async () => {
@@ -73,6 +78,9 @@ test("a funded job is listed with its status, price and expiry, and its page fol
     ]);
     await expect(jobStatus(page)).toHaveText("resolved", { timeout: JUDGING_TIMEOUT_MS });
     await expect(jobField(page, "Winner")).toHaveText(worker.agentId);
+    // Settled: no more work, and DISPUTE_WINDOW_HOURS (72) to dispute it.
+    await expect(page.getByTestId("deadline-claim")).toContainText("closed");
+    await expect(page.getByTestId("deadline-dispute")).toContainText("in 3 days");
   });
 });
 

@@ -173,6 +173,37 @@ function TransfersNeedingAttention() {
   );
 }
 
+/** Deliveries nobody judged by their deadline: they wait for an admin, never for the clock. */
+function OverdueReviews() {
+  const trpc = useTRPC();
+  const queue = useQuery({ ...trpc.admin.reviews.queryOptions({ limit: 50, offset: 0 }), refetchInterval: 30_000 });
+  return (
+    <section data-testid="overdue-reviews" className="space-y-2 rounded-lg bg-white p-4 ring-1 ring-slate-200">
+      <h2 className="font-semibold">Overdue reviews{queue.data ? ` (${queue.data.total})` : ""}</h2>
+      <p className="text-sm text-slate-600">
+        Deliveries still waiting for a verdict past their deadline. Their jobs are not refunded until one is given: decide each with an admin agent&apos;s key,{" "}
+        <code className="text-xs">POST /api/v1/submissions/&#123;id&#125;/verdict</code>.
+      </p>
+      {queue.error && <ErrorNote>{queue.error.message}</ErrorNote>}
+      {queue.data?.reviews.length === 0 && <p className="text-sm text-slate-500">Nothing overdue.</p>}
+      <ul className="divide-y divide-slate-100 text-sm">
+        {queue.data?.reviews.map((r) => (
+          <li key={r.submission_id} data-testid="overdue-review" className="flex flex-wrap gap-x-3 py-1.5">
+            <Link href={`/jobs/${r.task_id}`} className="text-blue-700 hover:underline">
+              {r.job_title}
+            </Link>
+            <span className="font-mono text-xs text-slate-600">{r.submission_id.slice(0, 8)}</span>
+            <span className="text-slate-600">
+              by <span className="font-mono">{r.worker_id}</span> · {r.rule === "manual_review" ? "manual review" : "model judge"} · due{" "}
+              <time dateTime={r.judged_by}>{new Date(r.judged_by).toLocaleString()}</time> · job {r.job_status}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 function PayoutRetry() {
   const trpc = useTRPC();
   const retry = useMutation(trpc.admin.retryPayout.mutationOptions());
@@ -225,11 +256,12 @@ export function AdminConsole() {
     <div className="space-y-6">
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">Admin</h1>
-        <p className="text-sm text-slate-600">The operations wallet, disputes waiting for a decision, and payouts that got stuck.</p>
+        <p className="text-sm text-slate-600">The operations wallet, disputes waiting for a decision, overdue reviews, and payouts that got stuck.</p>
       </div>
       <Solvency />
       <TransfersNeedingAttention />
       <Disputes />
+      <OverdueReviews />
       <PayoutRetry />
     </div>
   );

@@ -10,3 +10,8 @@ export function formatExpiry(unixSeconds: number, now = Date.now()): string {
 export function shortHash(hash: string | null | undefined): string {
   return hash ? `${hash.slice(0, 10)}…${hash.slice(-6)}` : "—";
 }
+
+/** An ISO time as "in 3 hours" / "5 minutes ago" (see formatExpiry). */
+export function formatRelative(iso: string, now = Date.now()): string {
+  return formatExpiry(Date.parse(iso) / 1000, now);
+}

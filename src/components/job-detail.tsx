@@ -2,9 +2,11 @@
 
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 import { StatusBadge } from "./status-badge";
-import { formatExpiry, shortHash } from "./format";
+import { formatExpiry, formatRelative, shortHash } from "./format";
 
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -12,6 +14,53 @@ function Field({ label, children }: { label: string; children: React.ReactNode }
       <dt className="text-xs uppercase tracking-wide text-slate-500">{label}</dt>
       <dd className="mt-0.5 text-sm">{children}</dd>
     </div>
+  );
+}
+
+type Deadlines = NonNullable<inferRouterOutputs<AppRouter>["jobs"]["get"]["deadlines"]>;
+
+/** A time shown relative to now, with the exact time on hover; `empty` when there is none. */
+function When({ iso, empty }: { iso: string | null; empty: string }) {
+  if (!iso) return <span className="text-slate-400">{empty}</span>;
+  return <time dateTime={iso} title={iso}>{formatRelative(iso)}</time>;
+}
+
+/** Every deadline of the job on one line: what is still possible, and until when. */
+function DeadlineStrip({ deadlines }: { deadlines: Deadlines }) {
+  const overdue = deadlines.judging.filter((j) => j.overdue).length;
+  return (
+    <dl data-testid="deadlines" aria-label="Deadlines" className="flex flex-wrap gap-x-6 gap-y-2 rounded-lg bg-slate-50 px-4 py-3 text-sm ring-1 ring-slate-200">
+      <div className="flex gap-1.5" data-testid="deadline-claim">
+        <dt className="text-slate-500">Claim &amp; submit until</dt>
+        <dd className="font-medium">
+          <When iso={deadlines.claim_until} empty="closed" />
+        </dd>
+      </div>
+      <div className="flex gap-1.5" data-testid="deadline-judged">
+        <dt className="text-slate-500">Judged by</dt>
+        <dd className="font-medium">
+          <When iso={deadlines.judged_by} empty="nothing in judgment" />
+          {overdue > 0 && <span className="ml-1.5 rounded bg-amber-100 px-1.5 py-0.5 text-xs text-amber-800">overdue · with admins</span>}
+        </dd>
+      </div>
+      <div className="flex gap-1.5" data-testid="deadline-dispute">
+        <dt className="text-slate-500">Disputable until</dt>
+        <dd className="font-medium">
+          <When iso={deadlines.disputable_until} empty="not settled yet" />
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+/** On a delivery still being judged: when its verdict is due, or that it waits for an admin. */
+function VerdictDue({ due }: { due: Deadlines["judging"][number] | undefined }) {
+  if (!due) return null;
+  if (due.overdue) return <span data-testid="verdict-due" className="text-amber-700">verdict overdue: with the admins</span>;
+  return (
+    <span data-testid="verdict-due" className="text-slate-500">
+      verdict due <When iso={due.judged_by} empty="" />
+    </span>
   );
 }
 
@@ -34,6 +83,7 @@ export function JobDetail({ taskId }: { taskId: string }) {
     );
   }
   const j = job.data;
+  const dueBySubmission = new Map((j.deadlines?.judging ?? []).map((d) => [d.submission_id, d]));
   return (
     <article className="space-y-8">
       <div className="space-y-2">
@@ -61,6 +111,8 @@ export function JobDetail({ taskId }: { taskId: string }) {
         <Field label="Deposit">{shortHash(j.deposit_tx_hash)}</Field>
         <Field label="Payout">{j.payout_status ? `${j.payout_status} ${shortHash(j.payout_tx_hash)}` : "—"}</Field>
       </dl>
+
+      {j.deadlines && <DeadlineStrip deadlines={j.deadlines} />}
 
       <section className="space-y-2">
         <h2 className="text-lg font-semibold">Description</h2>
@@ -101,6 +153,7 @@ export function JobDetail({ taskId }: { taskId: string }) {
                 <StatusBadge status={s.status} />
                 {s.oracle_score !== null && <span className="text-slate-600">score {s.oracle_score}</span>}
                 <span className="text-slate-500">{s.oracle_mode === "manual" ? "manual review" : "model judge"}</span>
+                <VerdictDue due={dueBySubmission.get(s.submission_id)} />
               </div>
               {s.oracle_reason && <p className="text-sm text-slate-700">{s.oracle_reason}</p>}
               <ol className="space-y-1" aria-label="Oracle steps">

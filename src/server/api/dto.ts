@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Agent, ApiKey, Job, JobParticipant, Submission, Transfer } from "~/generated/prisma/client";
 import { formatUsdc } from "~/server/money";
 import { effectiveStatus } from "~/server/services/jobs/job-state";
+import type { JobDeadlines } from "~/server/services/jobs/job-deadlines";
 import { completionRate } from "~/server/services/agents/get-agent";
 import { isWalletProven } from "~/server/services/agents/prove-wallet";
 import type { Env } from "~/env";
@@ -175,6 +176,40 @@ export function toTransferDto(t: Transfer): z.infer<typeof ZTransferDto> {
   };
 }
 
+export const ZJobDeadlinesDto = z
+  .object({
+    claim_until: z.string().nullable().meta({ description: "the expiry, while the job can still be claimed; null once it cannot (expired, resolved, cancelled, refunded)" }),
+    submit_until: z.string().nullable().meta({ description: "the expiry, while work can still be submitted; null once it cannot" }),
+    judged_by: z.string().nullable().meta({ description: "when every delivery still being judged must have its verdict (the latest of `judging`); null when none is" }),
+    judging: z
+      .array(
+        z.object({
+          submission_id: z.string(),
+          rule: z.enum(["expiry_grace", "manual_review"]).meta({
+            description: "expiry_grace: waiting for the model, due EXPIRY_JUDGING_GRACE_MINUTES after the job's expiry; manual_review: waiting for a person, due REVIEW_DEADLINE_HOURS after it was made",
+          }),
+          judged_by: z.string(),
+          overdue: z.boolean().meta({ description: "past judged_by without a verdict: in the admin review queue (GET /admin/reviews); never passed or refunded by the clock" }),
+        }),
+      )
+      .meta({ description: "each delivery still being judged" }),
+    disputable_until: z
+      .string()
+      .nullable()
+      .meta({ description: "DISPUTE_WINDOW_HOURS after the job settled (resolved, or its refund confirmed); null while it has not settled, when it can be disputed at any time, or if it was never funded" }),
+  })
+  .meta({ id: "JobDeadlines" });
+
+export function toJobDeadlinesDto(d: JobDeadlines): z.infer<typeof ZJobDeadlinesDto> {
+  return {
+    claim_until: iso(d.claimUntil),
+    submit_until: iso(d.submitUntil),
+    judged_by: iso(d.judgedBy),
+    judging: d.judging.map((j) => ({ submission_id: j.submissionId, rule: j.rule, judged_by: j.judgedBy.toISOString(), overdue: j.overdue })),
+    disputable_until: iso(d.disputableUntil),
+  };
+}
+
 export const ZJobDto = z
   .object({
     task_id: z.string(),
@@ -211,6 +246,7 @@ export const ZJobDto = z
     payout_status: z.string().nullable(),
     refund_status: z.string().nullable(),
     transfers: z.array(ZTransferDto).optional(),
+    deadlines: ZJobDeadlinesDto.optional().meta({ description: "every deadline of the job; on GET /jobs/{task_id}" }),
     created_at: z.string(),
     funded_at: z.string().nullable(),
     resolved_at: z.string().nullable(),
@@ -251,6 +287,7 @@ export const ZJobDto = z
       refund_tx_hash: null,
       payout_status: null,
       refund_status: null,
+      deadlines: { claim_until: "2030-01-01T00:00:00.000Z", submit_until: "2030-01-01T00:00:00.000Z", judged_by: null, judging: [], disputable_until: null },
       created_at: "2026-11-22T10:00:00.000Z",
       funded_at: "2026-11-22T10:01:00.000Z",
       resolved_at: null,
@@ -260,6 +297,7 @@ export const ZJobDto = z
 type JobWithRelations = Job & {
   participants?: Pick<JobParticipant, "workerId" | "claimedAt">[];
   transfers?: Transfer[];
+  deadlines?: JobDeadlines;
   _count?: { submissions: number };
 };
 
@@ -319,6 +357,7 @@ export function toJobDto(job: JobWithRelations, viewer: JobViewer = {}): z.infer
     payout_status: payout?.status ?? null,
     refund_status: refund?.status ?? null,
     ...(job.transfers ? { transfers: job.transfers.map(toTransferDto) } : {}),
+    ...(job.deadlines ? { deadlines: toJobDeadlinesDto(job.deadlines) } : {}),
     created_at: job.createdAt.toISOString(),
     funded_at: iso(job.fundedAt),
     resolved_at: iso(job.resolvedAt),

@@ -8,6 +8,7 @@ import { ARTIFACT_TYPES, createJob } from "~/server/services/jobs/create-job";
 import { OUTPUT_SCHEMA_MAX_BYTES, OUTPUT_SCHEMA_MAX_DEPTH, ZOutputSchema } from "~/server/oracle/output-schema";
 import { listJobs } from "~/server/services/jobs/list-jobs";
 import { getJob } from "~/server/services/jobs/get-job";
+import { jobDeadlineSettings } from "~/server/services/jobs/job-deadlines";
 import { updateJob } from "~/server/services/jobs/update-job";
 import { fundJob } from "~/server/services/jobs/fund-job";
 import { claimJob } from "~/server/services/jobs/claim-job";
@@ -120,7 +121,8 @@ export const jobsRouter = router({
         offset: z.number().int(),
         next_cursor: z.string().nullable(),
       })
-      .meta({ example: { jobs: [sampleJob], total: 1, total_is_estimate: false, limit: 50, offset: 0, next_cursor: null } }),
+      // Lists carry no deadlines (the job page does): keep them out of the example.
+      .meta({ example: { jobs: [{ ...sampleJob, deadlines: undefined }], total: 1, total_is_estimate: false, limit: 50, offset: 0, next_cursor: null } }),
     )
     .query(async ({ ctx, input }) => {
       const me = ctx.actor.kind === "agent" ? ctx.actor.agentId : undefined;
@@ -151,10 +153,10 @@ export const jobsRouter = router({
     }),
 
   get: publicProcedure
-    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}", tags: ["jobs"], protect: false, summary: "One job with participants, winners and transfers" } })
+    .meta({ openapi: { method: "GET", path: "/jobs/{task_id}", tags: ["jobs"], protect: false, summary: "One job with participants, winners, transfers and deadlines" } })
     .input(ZTaskId)
     .output(ZJobDto)
-    .query(async ({ ctx, input }) => toJobDto(await getJob({ jobId: input.task_id }), viewerOf(ctx.actor))),
+    .query(async ({ ctx, input }) => toJobDto(await getJob({ jobId: input.task_id, settings: jobDeadlineSettings(ctx.env) }), viewerOf(ctx.actor))),
 
   update: agentProcedure
     .meta({ openapi: { method: "PATCH", path: "/jobs/{task_id}", tags: ["jobs"], summary: "Edit a job: anything while open, only a later expiry once funded" } })
@@ -198,7 +200,7 @@ export const jobsRouter = router({
     .input(ZTaskId.extend({ tx_hash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash"), buyer_id: ZAgentId.optional() }))
     .output(
       ZJobDto.extend({ warnings: z.array(z.string()) }).meta({
-        example: { ...sampleJob, status: "funded", active_workers: 0, participants: [], warnings: [] },
+        example: { ...sampleJob, deadlines: undefined, status: "funded", active_workers: 0, participants: [], warnings: [] },
       }),
     )
     .mutation(({ ctx, input }) =>

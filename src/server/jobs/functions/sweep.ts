@@ -3,7 +3,10 @@ import { getDb } from "~/server/db";
 import { getChain } from "~/server/chain/chain";
 import { enqueueSafely } from "~/server/jobs/client";
 import { defineBackgroundFunction } from "~/server/jobs/define";
-import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
+import { getEnv } from "~/env";
+import { expireDueJobs, refundExpiredJobs } from "~/server/services/jobs/expire-jobs";
+import { escalateOverdueReviews } from "~/server/services/submissions/review-queue";
+import { judgingDeadlineSettings } from "~/server/services/submissions/judging-deadline";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
 import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
 import { repairNonceGaps } from "~/server/services/transfers/repair-nonce-gaps";
@@ -16,13 +19,18 @@ const STALE_AFTER_MS = 15_000;
 
 /**
  * The safety net behind every "enqueue after commit": finds work that the database says is
- * unfinished (judging submissions, unsent transfers) and queues it again; also moves due jobs
- * to expired. Runs every minute and once when a runner starts (crash recovery).
+ * unfinished (judging submissions, unsent transfers) and queues it again; also keeps the
+ * deadlines: moves due jobs to expired, sends overdue reviews to the admin queue and refunds
+ * expired jobs that have nothing left to judge. Runs every minute and once when a runner starts
+ * (crash recovery).
  */
 export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { staleAfterMs?: number } = {}) {
   const db = getDb();
   const staleBefore = new Date(Date.now() - staleAfterMs);
   const expired = await expireDueJobs({ db });
+  const reviewsEscalated = await escalateOverdueReviews({ db, settings: judgingDeadlineSettings(getEnv()) });
+  const refunds = await refundExpiredJobs({ db });
+  for (const r of refunds) if (r.status === "pending") await enqueueSafely("sendTransfer", { transferId: r.transferId }, { singletonKey: r.transferId });
   const submissions = await db.submission.findMany({
     // Never evaluated (its enqueue was lost, or its worker died before recording anything);
     // those with steps are decided or waiting for a person.
@@ -55,7 +63,7 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
   const deadLeases = await dropDeadWorkLeases(getSqlPool());
-  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRetried: retried.length, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
+  return { expired, reviewsEscalated, expiryRefunds: refunds.length, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRetried: retried.length, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
 }
 
 export const sweepFunction = defineBackgroundFunction({

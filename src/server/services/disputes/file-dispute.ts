@@ -5,15 +5,26 @@ import { isUuid, lockJob, recordJobEvent } from "~/server/services/jobs/job-stat
 /**
  * When a job's money settled: it resolved, or its refund was confirmed on chain. The earliest
  * of the two counts, so a later dispute resolution cannot reopen the window it is measured by.
+ * `refunds` are the job's transfers (any kinds; only confirmed refunds count).
  */
-export async function settledAt(tx: DbTx, job: { id: string; resolvedAt: Date | null }): Promise<Date | null> {
-  const refund = await tx.transfer.findFirst({
-    where: { jobId: job.id, kind: "refund", status: "success", confirmedAt: { not: null } },
-    orderBy: { confirmedAt: "asc" },
-    select: { confirmedAt: true },
-  });
-  const times = [job.resolvedAt, refund?.confirmedAt ?? null].filter((d): d is Date => d !== null);
+export function settlementTime(job: { resolvedAt: Date | null }, refunds: { kind: string; status: string; confirmedAt: Date | null }[]): Date | null {
+  const confirmed = refunds.filter((t) => t.kind === "refund" && t.status === "success" && t.confirmedAt !== null).map((t) => t.confirmedAt!);
+  const times = [job.resolvedAt, ...confirmed].filter((d): d is Date => d !== null);
   return times.length === 0 ? null : new Date(Math.min(...times.map((d) => d.getTime())));
+}
+
+/** settlementTime for a job in the database. */
+export async function settledAt(tx: DbTx, job: { id: string; resolvedAt: Date | null }): Promise<Date | null> {
+  const refunds = await tx.transfer.findMany({
+    where: { jobId: job.id, kind: "refund", status: "success", confirmedAt: { not: null } },
+    select: { kind: true, status: true, confirmedAt: true },
+  });
+  return settlementTime(job, refunds);
+}
+
+/** The last moment a job that settled at `settled` may be disputed; null while it has not settled. */
+export function disputableUntil(settled: Date | null, windowHours: number): Date | null {
+  return settled === null ? null : new Date(settled.getTime() + windowHours * 3_600_000);
 }
 
 /**
@@ -62,7 +73,8 @@ export async function fileDispute({
     if (open) throw new AppError("DISPUTE_ALREADY_OPEN", "You already have an open dispute on this job", { dispute_id: open.id });
 
     const settled = await settledAt(tx, job);
-    if (settled && now.getTime() - settled.getTime() > windowHours * 3_600_000) {
+    const until = disputableUntil(settled, windowHours);
+    if (settled && until && now.getTime() > until.getTime()) {
       throw new AppError("DISPUTE_WINDOW_CLOSED", `This job settled more than ${windowHours} hours ago; it can no longer be disputed`, {
         settled_at: settled.toISOString(),
         window_hours: windowHours,

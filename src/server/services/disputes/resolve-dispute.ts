@@ -135,7 +135,7 @@ async function overturnToWorker(
   let updated = job;
   const lastShare = shareLeft && winners.length + 1 === job.maxWinners;
   if (lastShare && job.status !== "resolved") {
-    updated = await transitionJob(tx, job, "resolved", { actor: actor.id, reason: "dispute overturned", data: { dispute_id: dispute.id } }, { ...winnerFields, resolvedAt: new Date() });
+    updated = await transitionJob(tx, job, "overturn", { actor: actor.id, data: { dispute_id: dispute.id } }, { ...winnerFields, resolvedAt: new Date() });
   } else if (job.winnerId === null) {
     updated = await tx.job.update({ where: { id: job.id }, data: winnerFields });
   }
@@ -174,7 +174,7 @@ async function refundBuyer(tx: DbTx, { job, dispute, actor }: { job: Job; disput
 
   let updated = job;
   if (isWorkable(job.status)) {
-    updated = await transitionJob(tx, job, "cancelled", { actor: actor.id, reason: "dispute: refund to buyer", data: { dispute_id: dispute.id } }, { cancelledAt: new Date() });
+    updated = await transitionJob(tx, job, "disputeRefund", { actor: actor.id, data: { dispute_id: dispute.id } }, { cancelledAt: new Date() });
   } else if (job.status !== "expired" && job.status !== "cancelled" && job.status !== "resolved") {
     throw new AppError("JOB_NOT_REFUNDABLE", `Job is ${job.status}; it cannot be refunded`, { status: job.status });
   }

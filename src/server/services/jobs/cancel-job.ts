@@ -12,6 +12,6 @@ export async function cancelJob({ db, actor, jobId, reason }: { db: Db; actor: {
     }
     const judging = await tx.submission.count({ where: { jobId, status: "judging" } });
     if (judging > 0) throw new AppError("JUDGING_IN_PROGRESS", `${judging} submission(s) are being judged; try again when they are done`);
-    return transitionJob(tx, job, "cancelled", { actor: actor.agentId, reason: reason ?? "cancelled by the buyer" }, { cancelledAt: new Date() });
+    return transitionJob(tx, job, "cancel", { actor: actor.agentId, reason }, { cancelledAt: new Date() });
   });
 }

@@ -3,14 +3,16 @@ import { Prisma } from "~/generated/prisma/client";
 import { sqlQuery, withSqlTransaction } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { NO_WALLET_WARNING } from "~/server/services/agents/register-agent";
-import { effectiveStatus, isUuid, isWorkable, JOB_EVENTS_CHANNEL, notWorkableError } from "./job-state";
+import { effectiveStatus, isUuid, isWorkable, notifyJobEventsSql, notWorkableError } from "./job-state";
+import { insertJobEventsSql, jobEventRow, transitionEventRow } from "./job-transitions";
 import { rowToJob, type JobRow } from "./list-jobs";
 
 // Claims are the hottest write (many agents racing for the same jobs), so this transaction runs
 // on the plain pg pool in four statements instead of through Prisma's interactive transaction,
-// which cost about twice the Node CPU per claim (docs/performance.md). The state machine is the
-// same as job-state.ts's: the job row is locked first, then the worker's row; funded -> claimed
-// on the first worker, written to the event log with the same kinds transitionJob writes.
+// which cost about twice the Node CPU per claim (docs/performance.md). It shares the state
+// machine's definitions, not the driver: the job row is locked first, then the worker's row;
+// funded -> claimed on the first worker is JOB_TRANSITIONS.claim, and its event rows are built
+// by the same functions transitionJob and recordJobEvent use (job-transitions.ts).
 
 interface WorkerRow {
   agent_id: string;
@@ -73,31 +75,26 @@ export async function claimJob({ actor, jobId }: { actor: { agentId: string }; j
     );
     if (!participant) throw new AppError("ALREADY_CLAIMED", "You have already claimed this job");
 
-    const firstWorker = job.status === "funded";
-    const events = [
-      ...(firstWorker ? [{ kind: "claimed", from: "funded", to: "claimed", reason: "first worker claimed" }] : []),
-      { kind: "worker_claimed", from: null, to: null, reason: null },
-    ];
-    // Events get distinct times, one millisecond apart, so the log reads in the order they happened.
-    const eventRows = events.map(
-      (e, i) =>
-        Prisma.sql`(${randomUUID()}::uuid, ${jobId}::uuid, ${e.kind}, ${e.from}::"JobStatus", ${e.to}::"JobStatus", ${worker.agent_id}, ${e.reason}, ${new Date(now.getTime() + i).toISOString()}::timestamp)`,
-    );
+    // funded -> claimed on the first worker: the transition and its event as JOB_TRANSITIONS
+    // defines them (transitionJob writes the same row through Prisma).
+    const claimed = job.status === "funded" ? transitionEventRow("claim", job.status, { actor: worker.agent_id }) : null;
+    const events = [...(claimed ? [claimed] : []), jobEventRow("worker_claimed", { actor: worker.agent_id })];
     const [updated] = await sqlQuery<JobRow>(
       Prisma.sql`
         WITH counted AS (
           UPDATE agents SET jobs_claimed = jobs_claimed + 1, updated_at = ${now.toISOString()}::timestamp
           WHERE agent_id = ${worker.agent_id} AND ${participant.inserted}
         ), logged AS (
-          INSERT INTO job_events (id, task_id, kind, from_status, to_status, actor, reason, created_at) VALUES ${Prisma.join(eventRows)}
+          ${insertJobEventsSql(jobId, events, now)}
         )
-        UPDATE jobs SET active_workers = active_workers + 1, status = ${firstWorker ? "claimed" : job.status}::"JobStatus", updated_at = ${now.toISOString()}::timestamp
+        UPDATE jobs SET active_workers = active_workers + 1, status = ${claimed?.toStatus ?? job.status}::"JobStatus", updated_at = ${now.toISOString()}::timestamp
         WHERE task_id = ${jobId}::uuid
         RETURNING *`,
       client,
     );
     // funded -> claimed is a webhook event (job.claimed): tell the listener when this commits.
-    if (firstWorker) await sqlQuery(Prisma.sql`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')`, client);
+    const notify = notifyJobEventsSql(events);
+    if (notify) await sqlQuery(notify, client);
     return { job: rowToJob({ ...updated!, participants: null }), participant, walletAddress: worker.wallet_address };
   });
   const { job, participant, walletAddress } = outcome;

@@ -114,7 +114,7 @@ export async function fundJob({
       return transitionJob(
         tx,
         current,
-        "funded",
+        "fund",
         { actor: actor.agentId, data: { tx_hash: hash, amount: deposit.transfersToOps.toString() } },
         { depositTxHash: hash, depositAmount: deposit.transfersToOps, depositFrom: deposit.from, fundedAt: new Date() },
       );

@@ -3,6 +3,7 @@ import { parseJsonTimestamp, sqlQuery } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { isUuid } from "./job-state";
 import { rowToJob, type JobRow } from "./list-jobs";
+import { jobDeadlines, type JobDeadlineSettings } from "./job-deadlines";
 
 interface TransferJson {
   id: string;
@@ -55,10 +56,20 @@ function toTransfer(t: TransferJson): Transfer {
   };
 }
 
-/** One job with its active participants and its transfers, in a single statement (a hot read). */
-export async function getJob({ jobId }: { jobId: string }) {
+interface JudgingJson {
+  id: string;
+  oracle_mode: string;
+  oracle_steps: unknown;
+  created_at: string;
+}
+
+/**
+ * One job with its active participants, its transfers and its deadlines (jobDeadlines), in a
+ * single statement (a hot read).
+ */
+export async function getJob({ jobId, settings }: { jobId: string; settings: JobDeadlineSettings }) {
   const rows = isUuid(jobId)
-    ? await sqlQuery<JobRow & { transfers: TransferJson[] | null }>(Prisma.sql`
+    ? await sqlQuery<JobRow & { transfers: TransferJson[] | null; judging: JudgingJson[] | null }>(Prisma.sql`
         SELECT j.*,
           (SELECT json_agg(json_build_object('worker_id', p.worker_id, 'claimed_at', p.claimed_at) ORDER BY p.claimed_at)
              FROM job_participants p WHERE p.task_id = j.task_id AND p.unclaimed_at IS NULL) AS participants,
@@ -67,10 +78,15 @@ export async function getJob({ jobId }: { jobId: string }) {
               'to_address', t.to_address, 'amount', t.amount::text, 'status', t.status, 'tx_hash', t.tx_hash, 'nonce', t.nonce,
               'block_number', t.block_number::text, 'error', t.error, 'attempts', t.attempts, 'auto_retries', t.auto_retries, 'next_retry_at', t.next_retry_at, 'created_at', t.created_at, 'updated_at', t.updated_at,
               'sent_at', t.sent_at, 'confirmed_at', t.confirmed_at) ORDER BY t.created_at, t.id)
-             FROM transfers t WHERE t.task_id = j.task_id) AS transfers
+             FROM transfers t WHERE t.task_id = j.task_id) AS transfers,
+          (SELECT json_agg(json_build_object('id', s.id, 'oracle_mode', s.oracle_mode, 'oracle_steps', s.oracle_steps, 'created_at', s.created_at) ORDER BY s.created_at, s.id)
+             FROM submissions s WHERE s.task_id = j.task_id AND s.status = 'judging') AS judging
         FROM jobs j WHERE j.task_id = ${jobId}::uuid`)
     : [];
   const row = rows[0];
   if (!row) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
-  return { ...rowToJob(row), transfers: (row.transfers ?? []).map(toTransfer) };
+  const job = rowToJob(row);
+  const transfers = (row.transfers ?? []).map(toTransfer);
+  const judging = (row.judging ?? []).map((s) => ({ id: s.id, oracleMode: s.oracle_mode, oracleSteps: s.oracle_steps, createdAt: parseJsonTimestamp(s.created_at) }));
+  return { ...job, transfers, deadlines: jobDeadlines({ job, judging, transfers, settings }) };
 }

@@ -1,63 +1,56 @@
-import type { Job, JobStatus, Prisma } from "~/generated/prisma/client";
+import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
 import type { DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
 import { isUuid } from "~/server/input-bounds";
 import { WEBHOOK_EVENT_BY_KIND } from "~/server/services/webhooks/events";
 import { rowToJob, type JobRow } from "./list-jobs";
+import { isPastExpiry, jobEventRow, transitionEventRow, type EventInput, type JobEventRow, type TransitionName } from "./job-transitions";
 
 // Services that look up ids from elsewhere (the background runner, other services) still check
 // them: the API refuses malformed ids at the door, but not every caller comes through it.
 export { isUuid };
 
-// The job state machine (#30-#33):
-//   open -> funded -> claimed (>= 1 active worker) -> resolved
-//   claimed -> funded when the last worker leaves
-//   open | funded | claimed -> expired | cancelled;  expired | cancelled -> refunded
-//   expired -> resolved when a submission made in time passes after expiry;
-//   expired | cancelled -> resolved when a dispute is overturned to a worker
-// Every transition goes through transitionJob, which also writes the job's event log.
+// The job state machine is defined in job-transitions.ts (JOB_TRANSITIONS: from -> to, who, the
+// event row); this module applies it through Prisma: transitionJob on a job locked by lockJob.
+// The claim and the sweep's expiry apply the same definitions on the plain pg pool.
+export { EXPIRABLE_STATUSES, effectiveStatus, isPastExpiry, type EventInput } from "./job-transitions";
 
 /** Statuses in which a job accepts claims and work. */
 export const WORKABLE_STATUSES: readonly JobStatus[] = ["funded", "claimed"];
-/** Statuses that turn into expired once the expiry passes. */
-export const EXPIRABLE_STATUSES: readonly JobStatus[] = ["open", "funded", "claimed"];
 
 export function isWorkable(status: JobStatus): boolean {
   return WORKABLE_STATUSES.includes(status);
 }
 
-/**
- * Expiry is stored as a time, and the sweep moves due jobs to `expired`; until it has, a job
- * past its expiry still reads as expired everywhere.
- */
-export function effectiveStatus(job: { status: JobStatus; expiry: Date }, now = new Date()): JobStatus {
-  if (EXPIRABLE_STATUSES.includes(job.status) && job.expiry.getTime() <= now.getTime()) return "expired";
-  return job.status;
-}
-
-export interface EventInput {
-  actor: string;
-  reason?: string;
-  data?: Prisma.InputJsonValue;
-}
-
 /** The channel the pg-boss runner listens on to send webhooks as soon as their event commits. */
 export const JOB_EVENTS_CHANNEL = "agent_market_job_events";
 
-export async function recordJobEvent(tx: DbTx, jobId: string, kind: string, input: EventInput & { from?: JobStatus; to?: JobStatus }) {
-  await tx.jobEvent.create({
-    data: { jobId, kind, actor: input.actor, reason: input.reason ?? null, data: input.data, fromStatus: input.from ?? null, toStatus: input.to ?? null },
-  });
-  // NOTIFY inside the transaction is delivered when it commits, and never if it rolls back.
-  if (WEBHOOK_EVENT_BY_KIND[kind]) await tx.$executeRaw`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')`;
+/** NOTIFY for the listener when any of these events becomes a webhook (delivered on commit, never on rollback). */
+export function notifyJobEventsSql(rows: JobEventRow[]): Prisma.Sql | null {
+  return rows.some((row) => WEBHOOK_EVENT_BY_KIND[row.kind]) ? Prisma.sql`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')` : null;
 }
 
-/** Moves a (locked) job to `to`, writing the change and its reason to the event log. */
-export async function transitionJob(tx: DbTx, job: Job, to: JobStatus, event: EventInput & { kind?: string }, data: Prisma.JobUpdateInput = {}): Promise<Job> {
-  const updated = await tx.job.update({ where: { id: job.id }, data: { ...data, status: to } });
-  if (job.status !== to || event.kind) {
-    await recordJobEvent(tx, job.id, event.kind ?? to, { ...event, from: job.status, to });
-  }
+async function insertJobEvent(tx: DbTx, jobId: string, row: JobEventRow) {
+  await tx.jobEvent.create({
+    data: { jobId, kind: row.kind, actor: row.actor, reason: row.reason, data: row.data ?? undefined, fromStatus: row.fromStatus, toStatus: row.toStatus },
+  });
+  const notify = notifyJobEventsSql([row]);
+  if (notify) await tx.$executeRaw(notify);
+}
+
+/** Writes an event that is not a status change (or `created`, which has no from). */
+export async function recordJobEvent(tx: DbTx, jobId: string, kind: string, input: EventInput & { from?: JobStatus; to?: JobStatus }) {
+  await insertJobEvent(tx, jobId, jobEventRow(kind, input));
+}
+
+/**
+ * Applies transition `name` to a (locked) job: the status (with any other fields in `data`) and
+ * the event row JOB_TRANSITIONS defines, in the caller's transaction.
+ */
+export async function transitionJob(tx: DbTx, job: Job, name: TransitionName, event: Partial<EventInput> = {}, data: Prisma.JobUpdateInput = {}): Promise<Job> {
+  const row = transitionEventRow(name, job.status, event);
+  const updated = await tx.job.update({ where: { id: job.id }, data: { ...data, status: row.toStatus! } });
+  await insertJobEvent(tx, job.id, row);
   return updated;
 }
 
@@ -69,9 +62,7 @@ export async function lockJob(tx: DbTx, jobId: string): Promise<Job> {
   if (rows.length === 0) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
   const { participants: _participants, _count, ...job } = rowToJob(rows[0]!);
   // A job past its expiry is expired from now on, whatever else this transaction does.
-  if (effectiveStatus(job) === "expired" && job.status !== "expired") {
-    return transitionJob(tx, job, "expired", { actor: "system", reason: "expiry passed" });
-  }
+  if (isPastExpiry(job)) return transitionJob(tx, job, "expire");
   return job;
 }
 

@@ -2,6 +2,7 @@ import { Prisma, type Job, type JobStatus } from "~/generated/prisma/client";
 import { parseJsonTimestamp, sqlQuery } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { isIsoTimestamp, isUuid, MAX_INT8 } from "~/server/input-bounds";
+import { effectiveStatusIsSql } from "./job-transitions";
 
 export type JobSortField = "created_at" | "price" | "expiry";
 
@@ -75,16 +76,10 @@ function sortValueSql(sortBy: JobSortField, value: string): Prisma.Sql {
   return Prisma.sql`${value}::timestamp`;
 }
 
-/** Status filter that agrees with effectiveStatus: a job past its expiry counts as expired. */
-function statusSql(status: JobStatus): Prisma.Sql {
-  if (status === "open" || status === "funded" || status === "claimed") return Prisma.sql`j.status = ${status}::"JobStatus" AND j.expiry > now()`;
-  if (status === "expired") return Prisma.sql`(j.status = 'expired' OR (j.status IN ('open', 'funded', 'claimed') AND j.expiry <= now()))`;
-  return Prisma.sql`j.status = ${status}::"JobStatus"`;
-}
-
 function whereSql(input: ListJobsInput): Prisma.Sql {
   const parts: Prisma.Sql[] = [];
-  if (input.status) parts.push(statusSql(input.status));
+  // The status a reader sees: a job past its expiry counts as expired (the one expiry rule).
+  if (input.status) parts.push(effectiveStatusIsSql("j", input.status));
   if (input.buyerId) parts.push(Prisma.sql`j.buyer_id = ${input.buyerId}`);
   if (input.workerId) {
     parts.push(Prisma.sql`EXISTS (SELECT 1 FROM job_participants p WHERE p.task_id = j.task_id AND p.worker_id = ${input.workerId} AND p.unclaimed_at IS NULL)`);

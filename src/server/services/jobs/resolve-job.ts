@@ -39,7 +39,7 @@ export async function resolveJobWithWinner(
   const winnerFields = first ? { winnerId: worker.id, winningSubmissionId: submission.id, resultData: submission.content } : {};
   await recordJobEvent(tx, job.id, "winner_selected", { actor: decidedBy, data: { worker_id: worker.id, submission_id: submission.id, amount: gross.toString() } });
   if (last) {
-    await transitionJob(tx, job, "resolved", { actor: decidedBy, reason: `${job.maxWinners} passing submission(s)` }, { ...winnerFields, resolvedAt: new Date() });
+    await transitionJob(tx, job, "resolve", { actor: decidedBy, reason: `${job.maxWinners} passing submission(s)` }, { ...winnerFields, resolvedAt: new Date() });
   } else if (first) {
     await tx.job.update({ where: { id: job.id }, data: winnerFields });
   }

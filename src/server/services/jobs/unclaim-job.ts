@@ -24,7 +24,7 @@ export async function unclaimJob({ db, actor, jobId, reason }: { db: Db; actor: 
 export async function releaseParticipant(tx: Parameters<typeof lockJob>[0], job: Awaited<ReturnType<typeof lockJob>>, actor: string, reason: string) {
   const remaining = Math.max(0, job.activeWorkers - 1);
   if (job.status === "claimed" && remaining === 0) {
-    return transitionJob(tx, job, "funded", { actor, reason }, { activeWorkers: remaining });
+    return transitionJob(tx, job, "release", { actor, reason }, { activeWorkers: remaining });
   }
   return tx.job.update({ where: { id: job.id }, data: { activeWorkers: remaining } });
 }

@@ -1,12 +1,12 @@
+import { Prisma } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
+import { effectiveStatusSql } from "~/server/services/jobs/job-transitions";
 import { formatUsdc } from "~/server/money";
 
 /** Platform-wide figures (#51). Status counts honour expiry the way job reads do. */
 export async function getPlatformStats({ db }: { db: Db }) {
   const [statusRows, money, agents, resolution] = await Promise.all([
-    db.$queryRaw<{ status: string; n: bigint }[]>`
-      SELECT CASE WHEN status IN ('open', 'funded', 'claimed') AND expiry <= now() THEN 'expired' ELSE status::text END AS status, count(*) AS n
-      FROM jobs GROUP BY 1`,
+    db.$queryRaw<{ status: string; n: bigint }[]>(Prisma.sql`SELECT ${effectiveStatusSql("j")} AS status, count(*) AS n FROM jobs j GROUP BY 1`),
     db.$queryRaw<{ volume: bigint | null; paid: bigint | null; fees: bigint | null; refunded: bigint | null }[]>`
       SELECT
         (SELECT sum(deposit_amount) FROM jobs WHERE deposit_amount IS NOT NULL) AS volume,

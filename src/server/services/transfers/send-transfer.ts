@@ -222,7 +222,7 @@ async function recordFinal(db: Db, transfer: TransferRow, status: "success" | "r
     if (row.kind === "refund") {
       const job = await lockJob(tx, row.jobId);
       if (job.status === "expired" || job.status === "cancelled") {
-        await transitionJob(tx, job, "refunded", { actor: "system", reason: "refund confirmed on chain", data: { tx_hash: row.txHash } });
+        await transitionJob(tx, job, "refundConfirmed", { data: { tx_hash: row.txHash } });
       }
     }
     return row;
