@@ -5,7 +5,8 @@ import { enqueueSafely } from "~/server/jobs/client";
 import { defineBackgroundFunction } from "~/server/jobs/define";
 import { expireDueJobs } from "~/server/services/jobs/expire-jobs";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
-import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
+import { publishJobEvents } from "~/server/services/events/publish-job-events";
+import { enqueueOverdueDeliveries } from "~/server/services/webhooks/deliver-webhook";
 import { repairNonceGaps } from "~/server/services/transfers/repair-nonce-gaps";
 import { getSqlPool } from "~/server/db-sql";
 import { dropDeadWorkLeases } from "~/server/jobs/work-leases";
@@ -36,20 +37,18 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   });
   const transfers = await db.transfer.findMany({ where: { status: { in: ["pending", "sent"] }, updatedAt: { lt: staleBefore } }, select: { id: true }, take: 500 });
   for (const t of transfers) await enqueueSafely("sendTransfer", { transferId: t.id }, { singletonKey: t.id });
-  // Webhooks: events no dispatch has picked up (no listener, or it was down), and deliveries
-  // whose queued attempt was lost.
+  // Webhooks and the event feed: events whose publication was not queued (a lost enqueue), and
+  // deliveries whose queued attempt was lost (their new deliveries are queued as they commit).
   let dispatched = 0;
-  for (let more = true; more; ) {
-    const batch = await dispatchWebhookEvents({ db });
-    for (const deliveryId of batch.deliveryIds) await enqueueSafely("deliverWebhook", { deliveryId }, { singletonKey: deliveryId });
+  for (let more = true, batches = 0; more && batches < 25; batches++) {
+    const batch = await publishJobEvents({ db });
     dispatched += batch.deliveryIds.length;
-    more = batch.more && dispatched < 5_000;
+    more = batch.more;
   }
-  const deliveries = await db.webhookDelivery.findMany({ where: { status: "pending", updatedAt: { lt: new Date(Date.now() - 10 * 60_000) } }, select: { id: true }, take: 500 });
-  for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
+  const overdue = await enqueueOverdueDeliveries({ db, overdueBefore: staleBefore });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
   const deadLeases = await dropDeadWorkLeases(getSqlPool());
-  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
+  return { expired, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + overdue, idempotencyKeys, deadLeases };
 }
 
 export const sweepFunction = defineBackgroundFunction({

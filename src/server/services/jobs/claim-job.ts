@@ -3,7 +3,8 @@ import { Prisma } from "~/generated/prisma/client";
 import { sqlQuery, withSqlTransaction } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { NO_WALLET_WARNING } from "~/server/services/agents/register-agent";
-import { effectiveStatus, isUuid, isWorkable, JOB_EVENTS_CHANNEL, notWorkableError } from "./job-state";
+import { publishJobEventsAfterCommit } from "~/server/services/events/publish-job-events";
+import { effectiveStatus, isUuid, isWorkable, notWorkableError } from "./job-state";
 import { rowToJob, type JobRow } from "./list-jobs";
 
 // Claims are the hottest write (many agents racing for the same jobs), so this transaction runs
@@ -96,8 +97,8 @@ export async function claimJob({ actor, jobId }: { actor: { agentId: string }; j
         RETURNING *`,
       client,
     );
-    // funded -> claimed is a webhook event (job.claimed): tell the listener when this commits.
-    if (firstWorker) await sqlQuery(Prisma.sql`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')`, client);
+    // funded -> claimed is a webhook event (job.claimed): published once this commits.
+    if (firstWorker) await publishJobEventsAfterCommit(client);
     return { job: rowToJob({ ...updated!, participants: null }), participant, walletAddress: worker.wallet_address };
   });
   const { job, participant, walletAddress } = outcome;

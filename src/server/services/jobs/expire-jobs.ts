@@ -1,4 +1,5 @@
 import type { Db } from "~/server/db";
+import { publishJobEventsAfterCommit } from "~/server/services/events/publish-job-events";
 
 /**
  * open|funded|claimed jobs past expiry become expired, unless a submission is still being
@@ -18,5 +19,6 @@ export async function expireDueJobs({ db }: { db: Db }): Promise<number> {
     INSERT INTO job_events (id, task_id, kind, from_status, to_status, actor, reason)
     SELECT gen_random_uuid(), task_id, 'expired', from_status, 'expired', 'system', 'expiry passed' FROM expired
     RETURNING task_id`;
+  if (rows.length > 0) await publishJobEventsAfterCommit(db);
   return rows.length;
 }

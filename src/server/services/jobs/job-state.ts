@@ -3,6 +3,7 @@ import type { DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
 import { isUuid } from "~/server/input-bounds";
 import { WEBHOOK_EVENT_BY_KIND } from "~/server/services/webhooks/events";
+import { publishJobEventsAfterCommit } from "~/server/services/events/publish-job-events";
 import { rowToJob, type JobRow } from "./list-jobs";
 
 // Services that look up ids from elsewhere (the background runner, other services) still check
@@ -41,15 +42,12 @@ export interface EventInput {
   data?: Prisma.InputJsonValue;
 }
 
-/** The channel the pg-boss runner listens on to send webhooks as soon as their event commits. */
-export const JOB_EVENTS_CHANNEL = "agent_market_job_events";
-
 export async function recordJobEvent(tx: DbTx, jobId: string, kind: string, input: EventInput & { from?: JobStatus; to?: JobStatus }) {
   await tx.jobEvent.create({
     data: { jobId, kind, actor: input.actor, reason: input.reason ?? null, data: input.data, fromStatus: input.from ?? null, toStatus: input.to ?? null },
   });
-  // NOTIFY inside the transaction is delivered when it commits, and never if it rolls back.
-  if (WEBHOOK_EVENT_BY_KIND[kind]) await tx.$executeRaw`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')`;
+  // Webhooks and the event feed hear of it as soon as the transaction commits (never if it rolls back).
+  if (WEBHOOK_EVENT_BY_KIND[kind]) await publishJobEventsAfterCommit(tx);
 }
 
 /** Moves a (locked) job to `to`, writing the change and its reason to the event log. */
