@@ -9,11 +9,13 @@ import { listAgentEvents, MAX_FEED_LIMIT } from "~/server/services/events/list-a
  * A feed cursor as sent (the `cursor` of an event, or 0 for the beginning): decimal digits within
  * int8. Also read by the event stream (src/server/http/event-stream.ts) from Last-Event-ID.
  */
-export const ZFeedCursor = z
-  .string()
-  .regex(/^\d{1,19}$/, "must be a cursor from this feed: decimal digits, 0 for the beginning")
-  .refine((text) => BigInt(text) <= MAX_INT8, "must be a cursor from this feed (at most 9223372036854775807)")
-  .transform((text) => BigInt(text));
+export const ZFeedCursor = z.string().transform((text, ctx) => {
+  if (!/^\d{1,19}$/.test(text) || BigInt(text) > MAX_INT8) {
+    ctx.addIssue({ code: "custom", message: "must be a cursor from this feed: decimal digits up to 9223372036854775807, 0 for the beginning" });
+    return z.NEVER;
+  }
+  return BigInt(text);
+});
 
 const ZFeedEvent = z
   .object({

@@ -23,3 +23,10 @@ export async function listJobAudiences(tx: DbTx, taskIds: string[]): Promise<Map
   for (const row of rows) audiences.get(row.task_id)?.add(row.agent_id);
   return audiences;
 }
+
+/** Whether an agent hears about a job (it may read the job's event log). */
+export async function isInJobAudience(db: DbTx, { jobId, agentId }: { jobId: string; agentId: string }): Promise<boolean> {
+  const rows = await db.$queryRaw<{ found: number }[]>`
+    SELECT 1 AS found FROM ${JOB_AUDIENCE} audience WHERE audience.task_id = ${jobId}::uuid AND audience.agent_id = ${agentId} LIMIT 1`;
+  return rows.length > 0;
+}
