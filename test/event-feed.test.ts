@@ -181,11 +181,32 @@ describe("GET /events", () => {
 
       await slow.query("COMMIT");
       const { publishJobEvents } = await import("~/server/services/events/publish-job-events");
-      await publishJobEvents({ db: app.db });
+      // What the sweep does for an event whose publication was never queued (this insert queued none).
+      while ((await publishJobEvents({ db: app.db })).busy) await new Promise((resolve) => setTimeout(resolve, 50));
       const after = await readAll(buyer, cursor);
       expect(after.map((e) => [e.data.event_id, e.event])).toEqual([[late.id, "dispute.filed"]]);
     } finally {
       await slow.end();
+    }
+  });
+
+  it("publishes what committed while another publication was running, soon after it ends (not at the next sweep)", async () => {
+    const { PUBLISH_LOCK } = await import("~/server/services/events/publish-job-events");
+    const running = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await running.connect();
+    try {
+      // Another publication holds the lock for as long as this transaction lasts.
+      await running.query("BEGIN");
+      await running.query("SELECT pg_advisory_xact_lock($1)", [PUBLISH_LOCK.toString()]);
+      const taskId = await createFundedJob(app, buyer, "2");
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect((await readAll(buyer)).some((e) => e.task_id === taskId)).toBe(false);
+      await running.query("ROLLBACK");
+      const released = Date.now();
+      await waitForFeed(buyer, "the event published after the lock was released", (all) => all.some((e) => e.task_id === taskId));
+      expect(Date.now() - released).toBeLessThan(5_000);
+    } finally {
+      await running.end();
     }
   });
 

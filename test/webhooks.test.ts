@@ -135,7 +135,11 @@ describe("webhook deliveries", () => {
     const ids = at("/buyer").map((r) => r.headers["webhook-id"]);
     expect(new Set(ids).size).toBe(ids.length);
 
-    const log = await app.api("GET", `/agents/hook-buyer/webhooks/${buyerHook.webhook_id}/deliveries`, { key: buyer.apiKey });
+    // The POST arrives before its attempt is recorded: wait for the log to settle.
+    const log = await app.waitFor("the buyer's deliveries recorded", async () => {
+      const res = await app.api("GET", `/agents/hook-buyer/webhooks/${buyerHook.webhook_id}/deliveries`, { key: buyer.apiKey });
+      return res.body.deliveries.every((d: { status: string }) => d.status !== "pending") ? res : null;
+    });
     expect(log.status).toBe(200);
     expect(log.body.deliveries.map((d: { event: string }) => d.event)).toEqual(expect.arrayContaining(["job.funded", "job.claimed", "submission.completed", "job.resolved"]));
     expect(log.body.deliveries.every((d: { status: string; attempts: number; last_status: number }) => d.status === "delivered" && d.attempts === 1 && d.last_status === 200)).toBe(true);

@@ -43,7 +43,8 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   for (let more = true, batches = 0; more && batches < 25; batches++) {
     const batch = await publishJobEvents({ db });
     dispatched += batch.deliveryIds.length;
-    more = batch.more;
+    // Busy: another publication is running, and takes what had committed before it began.
+    more = batch.more && !batch.busy;
   }
   const overdue = await enqueueOverdueDeliveries({ db, overdueBefore: staleBefore });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);

@@ -4,6 +4,8 @@ import { defineBackgroundFunction } from "~/server/jobs/define";
 import { deliverWebhook } from "~/server/services/webhooks/deliver-webhook";
 import { publishJobEvents } from "~/server/services/events/publish-job-events";
 
+const BUSY_RETRY_MS = 250;
+
 /**
  * Publishes committed job events to the feed and to webhook deliveries, which it queues
  * (triggered after each commit that wrote events, and by the sweep).
@@ -14,9 +16,11 @@ export const dispatchWebhooksFunction = defineBackgroundFunction({
   concurrency: 1,
   timeoutSeconds: 120,
   async handler({ step }) {
-    const { deliveryIds, published, more } = await step.run("publish", () => publishJobEvents({ db: getDb() }));
+    const { deliveryIds, published, more, busy } = await step.run("publish", () => publishJobEvents({ db: getDb() }));
     if (more) await enqueueSafely("dispatchWebhooks", {}, { singletonKey: "dispatch" });
-    return { published, deliveries: deliveryIds.length, more };
+    // Another publication was running and may have begun before this one's events committed.
+    if (busy) await enqueueSafely("dispatchWebhooks", {}, { singletonKey: "dispatch-busy", startAfter: new Date(Date.now() + BUSY_RETRY_MS) });
+    return { published, deliveries: deliveryIds.length, more, busy };
   },
 });
 

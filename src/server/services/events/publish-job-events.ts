@@ -9,7 +9,7 @@ import { listJobAudiences } from "./job-audience";
 
 const BATCH = 200;
 // One publisher at a time (any number 64-bit key; this one spells "am:publ").
-const PUBLISH_LOCK = 0x616d3a7075626cn;
+export const PUBLISH_LOCK = 0x616d3a7075626cn;
 /** NOTIFYed when a publication commits; open event streams wake on it (src/server/http/event-stream.ts). */
 export const EVENTS_PUBLISHED_CHANNEL = "agent_market_events_published";
 
@@ -36,13 +36,16 @@ export function publishJobEventsAfterCommit(tx: DbTx | SqlClient | Db): Promise<
  * had committed before it began, after everything numbered before it: a reader who sees place
  * N has already been able to see every place below N.
  */
-export async function publishJobEvents({ db }: { db: Db }): Promise<{ deliveryIds: string[]; published: number; more: boolean }> {
+export async function publishJobEvents({ db }: { db: Db }): Promise<PublishResult> {
   return db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${PUBLISH_LOCK})`;
+    // Not waited for: a publisher queued behind another would hold a connection meanwhile. The
+    // caller tries again shortly (busy); what committed after the running one began is its job.
+    const [{ locked }] = (await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PUBLISH_LOCK}) AS locked`) as [{ locked: boolean }];
+    if (!locked) return { deliveryIds: [], published: 0, more: false, busy: true };
     const events = await tx.$queryRaw<JobEventRow[]>`
       SELECT id::text AS id, task_id::text AS task_id, kind, from_status::text AS from_status, to_status::text AS to_status, actor, reason, data, created_at
       FROM job_events WHERE webhooks_dispatched_at IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE`;
-    if (events.length === 0) return { deliveryIds: [], published: 0, more: false };
+    if (events.length === 0) return { deliveryIds: [], published: 0, more: false, busy: false };
 
     const told = events.flatMap((row) => {
       const payload = buildEventPayload(row);
@@ -74,6 +77,15 @@ export async function publishJobEvents({ db }: { db: Db }): Promise<{ deliveryId
     await afterCommit(tx, "enqueue-new-deliveries", async () => {
       for (const delivery of created) await enqueueDeliveryAttempt(delivery);
     });
-    return { deliveryIds: created.map((d) => d.id), published: told.length, more: events.length === BATCH };
+    return { deliveryIds: created.map((d) => d.id), published: told.length, more: events.length === BATCH, busy: false };
   });
+}
+
+export interface PublishResult {
+  deliveryIds: string[];
+  published: number;
+  /** A full batch was taken: publish again. */
+  more: boolean;
+  /** Another publication was running: try again shortly. */
+  busy: boolean;
 }
