@@ -67,6 +67,12 @@ const ZEnv = z
     // delivery against it) in its worker thread; past it the worker is terminated.
     SCHEMA_CHECK_TIMEOUT_MS: intFromString(3000, { min: 100, max: 60_000 }),
 
+    // How long one "second" of the webhook retry schedule (0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+    // 10 h) lasts, in milliseconds: 1000 in production; tests shorten it.
+    WEBHOOK_RETRY_UNIT_MS: intFromString(1000, { min: 1, max: 1000 }),
+    // A comment line on every open GET /events/stream this often, so proxies keep it open.
+    EVENT_STREAM_HEARTBEAT_SECONDS: intFromString(15, { min: 1, max: 300 }),
+
     // How long after a job's money settles (resolved, or refund confirmed) a party may dispute it.
     DISPUTE_WINDOW_HOURS: intFromString(72, { min: 1 }),
     // Deadlines for deliveries still being judged (services/submissions/judging-deadline.ts): one

@@ -84,6 +84,16 @@ async function liveWebhookId(): Promise<string> {
   return created.body.webhook_id;
 }
 
+/** A delivery of the live webhook (its test event). */
+async function liveDeliveryId(): Promise<string> {
+  const webhookId = await liveWebhookId();
+  const existing = await app.db.webhookDelivery.findFirst({ where: { webhookId } });
+  if (existing) return existing.id;
+  const sent = await app.api("POST", `/agents/${buyer.agentId}/webhooks/${webhookId}/test`, { key: buyer.apiKey });
+  expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+  return sent.body.delivery_id;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile values. A value is JSON (`value`) or raw JSON text (`raw`, for nesting deeper than
 // JSON.stringify can write); in a path or query it is sent as text, percent-encoded, or as is
@@ -370,6 +380,7 @@ const fixture = {
     submission_id: () => submissionId,
     key_id: () => revocableKeyId,
     webhook_id: () => liveWebhookId(),
+    delivery_id: () => liveDeliveryId(),
     dispute_id: () => openDisputeId(),
   } as Record<string, () => string | Promise<string>>,
 

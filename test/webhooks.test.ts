@@ -6,7 +6,8 @@ import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app"
 import { createFundedJob } from "./support/jobs";
 
 // Webhooks (G04) end to end: real HTTP POSTs to a receiver on 127.0.0.1, signed per Standard
-// Webhooks, dispatched from committed job events by the pg-boss runner, retried with backoff.
+// Webhooks, published from committed job events right after the commit, retried on the
+// Standard Webhooks schedule (one "second" of it lasts 10 ms here: WEBHOOK_RETRY_UNIT_MS).
 
 interface Received {
   path: string;
@@ -35,7 +36,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  app = await startTestApp();
+  app = await startTestApp({ extraEnv: { WEBHOOK_RETRY_UNIT_MS: "10" } });
 });
 
 afterAll(async () => {
@@ -134,21 +135,26 @@ describe("webhook deliveries", () => {
     const ids = at("/buyer").map((r) => r.headers["webhook-id"]);
     expect(new Set(ids).size).toBe(ids.length);
 
-    const log = await app.api("GET", `/agents/hook-buyer/webhooks/${buyerHook.webhook_id}/deliveries`, { key: buyer.apiKey });
+    // The POST arrives before its attempt is recorded: wait for the log to settle.
+    const log = await app.waitFor("the buyer's deliveries recorded", async () => {
+      const res = await app.api("GET", `/agents/hook-buyer/webhooks/${buyerHook.webhook_id}/deliveries`, { key: buyer.apiKey });
+      return res.body.deliveries.every((d: { status: string }) => d.status !== "pending") ? res : null;
+    });
     expect(log.status).toBe(200);
     expect(log.body.deliveries.map((d: { event: string }) => d.event)).toEqual(expect.arrayContaining(["job.funded", "job.claimed", "submission.completed", "job.resolved"]));
     expect(log.body.deliveries.every((d: { status: string; attempts: number; last_status: number }) => d.status === "delivered" && d.attempts === 1 && d.last_status === 200)).toBe(true);
     expect(log.body.deliveries.find((d: { event: string }) => d.event === "job.resolved").delivery_id).toBe(resolved!.headers["webhook-id"]);
   });
 
-  it("retries a failing receiver with the same webhook-id until it answers 2xx, and gives up after the last attempt", async () => {
+  it("retries a failing receiver with the same webhook-id until it answers 2xx, and gives up after the last attempt of the schedule", async () => {
     const buyer = await app.registerAgent("hook-flaky-buyer", { wallet: true });
     scripted.set("/flaky", [500, 502]);
-    scripted.set("/down", [503, 503, 503, 503, 503]);
+    scripted.set("/down", Array.from({ length: 20 }, () => 503));
     const flaky = await subscribe(buyer, "/flaky", ["job.funded"]);
     const down = await subscribe(buyer, "/down", ["job.funded"]);
     await createFundedJob(app, buyer, "3");
 
+    // 0, 50 ms, then 3 s (5 s and 5 min of the schedule at 10 ms a "second").
     const attempts = await waitForPost("/flaky", "job.funded", 3);
     expect(new Set(attempts.map((r) => r.headers["webhook-id"])).size).toBe(1);
     expect(attempts.every((r) => verify(flaky.secret, r))).toBe(true);
@@ -156,38 +162,57 @@ describe("webhook deliveries", () => {
       const res = await app.api("GET", `/agents/hook-flaky-buyer/webhooks/${flaky.webhook_id}/deliveries`, { key: buyer.apiKey });
       return res.body.deliveries[0]?.status === "delivered" ? res.body : null;
     });
-    expect(flakyLog.deliveries[0]).toMatchObject({ event: "job.funded", attempts: 3, last_status: 200, last_error: null });
+    expect(flakyLog.deliveries[0]).toMatchObject({ event: "job.funded", attempts: 3, last_status: 200, last_error: null, next_attempt_at: null });
 
-    const downLog = await app.waitFor(
-      "down given up",
-      async () => {
-        const res = await app.api("GET", `/agents/hook-flaky-buyer/webhooks/${down.webhook_id}/deliveries`, { key: buyer.apiKey });
-        return res.body.deliveries[0]?.status === "failed" ? res.body : null;
-      },
-      30_000,
-    );
-    expect(downLog.deliveries[0]).toMatchObject({ attempts: 4, last_status: 503, last_error: "receiver answered 503" });
-    expect(at("/down")).toHaveLength(4);
+    // The receiver stays down: each time the next attempt is scheduled, the test moves its due
+    // time to now (rather than wait out 5 min … 10 h) and runs the due-deliveries pass the sweep runs.
+    const { enqueueOverdueDeliveries } = await import("~/server/services/webhooks/deliver-webhook");
+    const downLog = async () => (await app.api("GET", `/agents/hook-flaky-buyer/webhooks/${down.webhook_id}/deliveries`, { key: buyer.apiKey })).body.deliveries[0];
+    let failed: { delivery_id: string; status: string } | undefined;
+    for (let seen = 0; !failed; ) {
+      const d = await app.waitFor(`attempt ${seen + 1} of /down recorded`, async () => {
+        const latest = await downLog();
+        return latest && (latest.status === "failed" || (latest.status === "pending" && latest.attempts > seen)) ? latest : null;
+      });
+      if (d.status === "failed") failed = d;
+      else {
+        expect(d).toMatchObject({ last_status: 503 });
+        expect(d.next_attempt_at).not.toBeNull();
+        seen = d.attempts;
+        await app.db.webhookDelivery.update({ where: { id: d.delivery_id }, data: { nextAttemptAt: new Date(Date.now() - 1_000) } });
+        await enqueueOverdueDeliveries({ db: app.db, overdueBefore: new Date() });
+      }
+    }
+    expect(failed).toMatchObject({ attempts: 8, last_status: 503, last_error: "receiver answered 503", next_attempt_at: null });
+    expect(at("/down")).toHaveLength(8);
+    const log = await app.api("GET", `/agents/hook-flaky-buyer/webhooks/${down.webhook_id}/deliveries/${failed!.delivery_id}/attempts`, { key: buyer.apiKey });
+    expect(log.status).toBe(200);
+    expect(log.body.attempts.map((a: { attempt: number }) => a.attempt)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(log.body.attempts[0].next_attempt_at).toBeNull();
+    expect(log.body.attempts.slice(1).every((a: { next_attempt_at: string | null; status_code: number }) => a.next_attempt_at !== null && a.status_code === 503)).toBe(true);
   });
 
-  it("keeps sending promptly after the database drops the runner's listening connection", async () => {
+  it("sends right after the commit, with no listening connection, and keeps the runner's liveness connection after the database drops it", async () => {
     const buyer = await app.registerAgent("hook-reconnect-buyer", { wallet: true });
     await subscribe(buyer, "/reconnect", ["job.funded"]);
+    // Nothing LISTENs for job events any more: the services queue the publication after commit.
+    const listening = await app.db.$queryRaw<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`;
+    expect(listening).toHaveLength(0);
     const killed = await app.db.$queryRaw<{ pid: number }[]>`
-      SELECT pid FROM pg_stat_activity
-      WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`;
+      SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'agent-market-runner:%'`;
     expect(killed).toHaveLength(1);
     await app.db.$queryRaw`SELECT pg_terminate_backend(${killed[0]!.pid})`;
-    // A new listener comes up within a couple of seconds.
-    await app.waitFor("listener back", async () => {
+    // The runner's sign of life for work leases comes back within a couple of seconds.
+    await app.waitFor("liveness connection back", async () => {
       const rows = await app.db.$queryRaw<{ pid: number }[]>`
-        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> ${killed[0]!.pid}`;
+        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'agent-market-runner:%' AND pid <> ${killed[0]!.pid}`;
       return rows.length === 1;
     });
     const started = Date.now();
     await createFundedJob(app, buyer, "2");
     await waitForPost("/reconnect", "job.funded");
-    // Well inside the sweep's minute: it came through the listener, not the sweep.
+    // Well inside the sweep's minute: it came from the commit, not the sweep.
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 

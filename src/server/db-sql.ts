@@ -2,6 +2,7 @@ import pg from "pg";
 import type { Prisma } from "~/generated/prisma/client";
 import { getEnv } from "~/env";
 import { log } from "~/server/log";
+import { closeAfterCommit, openAfterCommit } from "./after-commit";
 
 // A plain pg pool for the hottest paths: job lists and job pages (reads) and claims (a short
 // write transaction). The same SQL, built with Prisma.sql, without Prisma's per-query work:
@@ -48,14 +49,18 @@ export async function sqlQuery<T extends pg.QueryResultRow>(query: Prisma.Sql, c
 /**
  * Runs `work` in one transaction on a pooled connection: committed when it returns, rolled back
  * when it throws (the error is rethrown as is; toAppError maps deadlocks to a retryable 409).
+ * What `work` registered with afterCommit runs after the commit, before this returns.
  */
 export async function withSqlTransaction<T>(work: (client: SqlClient) => Promise<T>): Promise<T> {
   const client = await getSqlPool().connect();
   let broken: Error | undefined;
+  let committed = false;
   try {
     await client.query("BEGIN");
+    openAfterCommit(client);
     const result = await work(client);
     await client.query("COMMIT");
+    committed = true;
     return result;
   } catch (err) {
     await client.query("ROLLBACK").catch((rollbackError: Error) => {
@@ -63,7 +68,9 @@ export async function withSqlTransaction<T>(work: (client: SqlClient) => Promise
     });
     throw err;
   } finally {
+    const afterCommitWork = closeAfterCommit(client);
     // A connection that could not roll back is discarded, not handed to the next request.
     client.release(broken);
+    await afterCommitWork.run(committed);
   }
 }

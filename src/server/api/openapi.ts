@@ -20,7 +20,7 @@ const SECURITY_SCHEMES = {
 
 /** The REST contract, generated from the same router and zod schemas the console uses. */
 export function getOpenApiDocument(baseUrl = "/api/v1"): OpenAPIObject {
-  cached ??= withOutputStatuses(withAppErrors(
+  cached ??= withTagDescriptions(withOutputStatuses(withAppErrors(
     withProcedureMeta(
       generateOpenApiDocument(appRouter, {
         title: "Agent Market API",
@@ -33,8 +33,30 @@ export function getOpenApiDocument(baseUrl = "/api/v1"): OpenAPIObject {
         securitySchemes: SECURITY_SCHEMES,
       }),
     ),
-  ));
+  )));
   return cached;
+}
+
+// What the operations alone cannot say: the event stream is not a procedure (a response that
+// stays open), so it is described here, with the feed it streams.
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  events:
+    "The event feed: every event of the jobs an agent buys or ever claimed, with the payloads its webhooks receive, in the order they were " +
+    "published. `GET /events?after=<cursor>` pages through it (replay from 0; keep the last `cursor` you saw). " +
+    "`GET /events/stream` (agents only, `Authorization: Bearer <api_key>`) pushes the same events as server-sent events " +
+    "(`text/event-stream`): each message has `id:` = the event's cursor and `data:` = the same JSON as an item of `GET /events`; " +
+    "a comment line (`: heartbeat`) comes every 15 s by default (EVENT_STREAM_HEARTBEAT_SECONDS); send `Last-Event-ID` (or `?after=`) to resume after a cursor. " +
+    "It is served by the app's Node server (`npm start`), not by Next-only deployments; errors before the stream starts are the usual JSON error body.",
+  webhooks:
+    "Signed POSTs (Standard Webhooks) of the events of an agent's jobs. Failed attempts are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h " +
+    "(±10 %), or later if the receiver sends Retry-After; a 410 Gone, or 5 days in which every attempt failed, disables the webhook (its `status`, " +
+    "`disabled_reason` and `disabled_at` say so) until it is enabled again. Every attempt is logged; deliveries can be redelivered and a test event sent.",
+};
+
+function withTagDescriptions(doc: OpenAPIObject): OpenAPIObject {
+  const used = new Set(Object.values(doc.paths ?? {}).flatMap((item) => HTTP_METHODS.flatMap((method) => ((item as Record<string, { tags?: string[] } | undefined>)[method]?.tags ?? []))));
+  doc.tags = [...used].sort().map((name) => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name }));
+  return doc;
 }
 
 /** A status other than success that still answers with the success body (health's 503). */

@@ -7,6 +7,7 @@ import { platformRouter } from "./routers/platform";
 import { disputesRouter } from "./routers/disputes";
 import { adminRouter } from "./routers/admin";
 import { webhooksRouter } from "./routers/webhooks";
+import { eventsRouter } from "./routers/events";
 
 export const appRouter = router({
   agents: agentsRouter,
@@ -17,6 +18,7 @@ export const appRouter = router({
   disputes: disputesRouter,
   admin: adminRouter,
   webhooks: webhooksRouter,
+  events: eventsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { getEnv } from "~/env";
 import { REST_PREFIX, serveRest, serveTrpc, TRPC_PREFIX, type RestResult } from "./handlers";
 import { API_SECURITY_HEADERS } from "./security-headers";
+import { createEventStreams, EVENT_STREAM_PATH } from "./event-stream";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -61,7 +62,8 @@ async function serveRestNode(req: IncomingMessage, res: ServerResponse): Promise
  */
 export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } = {}): http.Server {
   const devMode = getEnv().devMode;
-  return http.createServer(async (req, res) => {
+  const eventStreams = createEventStreams();
+  const server = http.createServer(async (req, res) => {
     // G23: every response, pages included, says when this is not a real deployment.
     if (devMode) res.setHeader("X-Dev-Mode", "true");
     // Every response, whoever writes it, starts with the restrictive headers; pages get their
@@ -69,6 +71,11 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
     for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) res.setHeader(name, value);
     try {
       const path = (req.url ?? "/").split("?")[0]!;
+      // Server-sent events: a response that stays open, so not a procedure (event-stream.ts).
+      if (req.method === "GET" && path === `${REST_PREFIX}${EVENT_STREAM_PATH}`) {
+        const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
+        return await eventStreams.serve(req, res, requestId);
+      }
       if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await serveRestNode(req, res);
       if (path.startsWith(`${TRPC_PREFIX}/`)) return await sendFetchResponse(res, await serveTrpc(await toFetchRequest(req), { peerAddress: req.socket.remoteAddress }));
       if (pageHandler) return await pageHandler(req, res);
@@ -81,6 +88,8 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
       res.end(JSON.stringify({ error: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "INTERNAL", message: status === 413 ? "Request body too large" : "Internal error", details: null } }));
     }
   });
+  server.on("close", () => void eventStreams.close());
+  return server;
 }
 
 export function listen(server: http.Server, port: number, host = "0.0.0.0"): Promise<number> {

@@ -3,7 +3,14 @@ import { backgroundFunctions, type BackgroundFunctionKey, type BackgroundPayload
 
 /** Where enqueued work goes: pg-boss (default) or Inngest. Set by whichever runner started. */
 export interface Dispatcher {
-  send(name: string, payload: unknown, opts: { singletonKey?: string }): Promise<void>;
+  send(name: string, payload: unknown, opts: EnqueueOptions): Promise<void>;
+}
+
+export interface EnqueueOptions {
+  /** At most one copy of this work waits in the queue (pg-boss; Inngest ignores it). */
+  singletonKey?: string;
+  /** Not before this time: durable in the queue (pg-boss startAfter, Inngest's event ts). */
+  startAfter?: Date;
 }
 
 const globalForJobs = globalThis as unknown as { __agentMarketDispatcher?: Dispatcher; __agentMarketDispatcherFactory?: () => Promise<Dispatcher> };
@@ -45,7 +52,7 @@ async function getDispatcher(): Promise<Dispatcher> {
 export async function enqueue<K extends BackgroundFunctionKey>(
   key: K,
   payload: BackgroundPayload<K>,
-  opts: { singletonKey?: string } = {},
+  opts: EnqueueOptions = {},
 ): Promise<void> {
   const fn = backgroundFunctions[key];
   const parsed = fn.payload.parse(payload);
@@ -54,7 +61,7 @@ export async function enqueue<K extends BackgroundFunctionKey>(
 }
 
 /** Enqueue without failing the caller: the sweep is the safety net. */
-export function enqueueSafely<K extends BackgroundFunctionKey>(key: K, payload: BackgroundPayload<K>, opts?: { singletonKey?: string }): Promise<void> {
+export function enqueueSafely<K extends BackgroundFunctionKey>(key: K, payload: BackgroundPayload<K>, opts?: EnqueueOptions): Promise<void> {
   return enqueue(key, payload, opts).catch((err: unknown) => {
     log.warn("enqueue failed; the sweep will retry", { fn: key, error: String(err) });
   });

@@ -28,8 +28,8 @@ export const inngestFunctions = allBackgroundFunctions.map(toInngestFunction);
 export const inngestDispatcher: Dispatcher = {
   async send(name, payload, opts) {
     // No event id: Inngest drops repeated ids for 24 h, which would swallow the sweep's re-sends.
-    // Handlers are idempotent, so a duplicate delivery is harmless.
-    void opts;
-    await inngest.send({ name, data: payload as Record<string, unknown> });
+    // Handlers are idempotent, so a duplicate delivery is harmless. A ts in the future makes
+    // Inngest start the run then (a webhook delivery's next attempt).
+    await inngest.send({ name, data: payload as Record<string, unknown>, ...(opts.startAfter ? { ts: opts.startAfter.getTime() } : {}) });
   },
 };

@@ -4,11 +4,10 @@ import PgBoss from "pg-boss";
 import pg from "pg";
 import { getSqlPool } from "~/server/db-sql";
 import { backgroundFunctions } from "./catalog";
-import { enqueueSafely, setDispatcher, setRunnerActive, type Dispatcher } from "./client";
+import { setDispatcher, setRunnerActive, type Dispatcher } from "./client";
 import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
-import { JOB_EVENTS_CHANNEL } from "~/server/services/jobs/job-state";
 import { releaseWorkLease, runnerApplicationName, takeWorkLease } from "./work-leases";
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -29,7 +28,7 @@ const inlineSteps: StepTools = {
 
 export interface PgBossRunner {
   boss: PgBoss;
-  /** Names this process in work_leases and in its listener connection's application_name. */
+  /** Names this process in work_leases and in its liveness connection's application_name. */
   instanceId: string;
   stop(): Promise<void>;
 }
@@ -40,9 +39,9 @@ function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>
   return {
     async send(name, payload, opts) {
       const queue = queueName(name);
-      await boss.send(queue, payload as object, { singletonKey: opts.singletonKey });
+      await boss.send(queue, payload as object, { singletonKey: opts.singletonKey, ...(opts.startAfter ? { startAfter: opts.startAfter } : {}) });
       // Wake this process's worker at once instead of waiting for its next poll.
-      for (const workerId of workerIds.get(queue) ?? []) boss.notifyWorker(workerId);
+      if (!opts.startAfter || opts.startAfter.getTime() <= Date.now()) for (const workerId of workerIds.get(queue) ?? []) boss.notifyWorker(workerId);
     },
   };
 }
@@ -57,8 +56,8 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
     boss.on("error", (err) => log.error("pg-boss error", { error: String(err) }));
     await boss.start();
-    // The listener's connection is also this process's sign of life for work leases: open it first.
-    const stopListening = workers ? await dispatchWebhooksOnJobEvents(databaseUrl, instanceId) : async () => undefined;
+    // This process's sign of life for work leases: open it before any worker takes a lease.
+    const stopLiveness = workers ? await holdLivenessConnection(databaseUrl, instanceId) : async () => undefined;
     const workerIds = new Map<string, string[]>();
     const runningHere = new Set<string>();
     for (const fn of allBackgroundFunctions) {
@@ -89,7 +88,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
       boss,
       instanceId,
       async stop() {
-        await stopListening();
+        await stopLiveness();
         setDispatcher(undefined);
         setRunnerActive(false);
         globalForRunner.__agentMarketPgBoss = undefined;
@@ -101,41 +100,29 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
 }
 
 /**
- * Webhooks go out as soon as their job event commits: recordJobEvent NOTIFYs inside the
- * transaction (delivered on commit) and this connection queues one dispatch (a burst of events
- * makes one). A lost connection is re-opened with backoff, and a dispatch is queued on every
- * (re)connect for events that committed meanwhile; the per-minute sweep covers the gap.
- * Inngest deployments have no listener and rely on that sweep alone.
+ * The connection that tells other processes this one is alive: it carries
+ * `application_name = agent-market-runner:<instance id>`, which work leases read (work-leases.ts).
+ * A lost connection is re-opened with backoff (0.5 s doubling to 30 s).
  */
-async function dispatchWebhooksOnJobEvents(databaseUrl: string, instanceId: string): Promise<() => Promise<void>> {
+async function holdLivenessConnection(databaseUrl: string, instanceId: string): Promise<() => Promise<void>> {
   let stopped = false;
   let client: pg.Client | undefined;
-  let debounce: NodeJS.Timeout | undefined;
   let reconnect: NodeJS.Timeout | undefined;
   let failures = 0;
-  const dispatchSoon = () => {
-    debounce ??= setTimeout(() => {
-      debounce = undefined;
-      void enqueueSafely("dispatchWebhooks", {}, { singletonKey: "dispatch" });
-    }, 20);
-  };
   const connect = async (): Promise<void> => {
     const next = new pg.Client({ connectionString: databaseUrl, application_name: runnerApplicationName(instanceId) });
     const lost = (err?: Error) => {
       if (stopped || client !== next) return;
       client = undefined;
-      log.error("job events listener lost; reconnecting (webhooks wait for the sweep meanwhile)", { error: String(err ?? "connection ended") });
+      log.error("runner liveness connection lost; reconnecting", { error: String(err ?? "connection ended") });
       next.end().catch(() => undefined);
       scheduleReconnect();
     };
     next.on("error", lost);
     next.on("end", () => lost());
-    next.on("notification", dispatchSoon);
     client = next;
     await next.connect();
-    await next.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
     failures = 0;
-    dispatchSoon();
   };
   const scheduleReconnect = () => {
     // The error and end events and a failed connect can all report one loss: reconnect once.
@@ -145,19 +132,18 @@ async function dispatchWebhooksOnJobEvents(databaseUrl: string, instanceId: stri
       reconnect = undefined;
       connect().catch((err) => {
         client = undefined;
-        log.error("job events listener could not connect", { error: String(err) });
+        log.error("runner liveness connection could not connect", { error: String(err) });
         scheduleReconnect();
       });
     }, delayMs);
   };
   await connect().catch((err) => {
     client = undefined;
-    log.error("job events listener could not connect", { error: String(err) });
+    log.error("runner liveness connection could not connect", { error: String(err) });
     scheduleReconnect();
   });
   return async () => {
     stopped = true;
-    clearTimeout(debounce);
     clearTimeout(reconnect);
     await client?.end().catch(() => undefined);
   };

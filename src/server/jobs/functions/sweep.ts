@@ -8,7 +8,8 @@ import { expireDueJobs, refundExpiredJobs } from "~/server/services/jobs/expire-
 import { escalateOverdueReviews } from "~/server/services/submissions/review-queue";
 import { judgingDeadlineSettings } from "~/server/services/submissions/judging-deadline";
 import { deleteExpiredIdempotencyKeys } from "~/server/services/idempotency/with-idempotency";
-import { dispatchWebhookEvents } from "~/server/services/webhooks/dispatch-webhooks";
+import { publishJobEvents } from "~/server/services/events/publish-job-events";
+import { enqueueOverdueDeliveries } from "~/server/services/webhooks/deliver-webhook";
 import { repairNonceGaps } from "~/server/services/transfers/repair-nonce-gaps";
 import { retryDueTransfers } from "~/server/services/transfers/retry-failed-transfer";
 import { releaseNextWaitingTransfer } from "~/server/services/transfers/send-transfer";
@@ -50,20 +51,19 @@ export async function sweepUnfinishedWork({ staleAfterMs = STALE_AFTER_MS }: { s
   const retried = await retryDueTransfers({ db });
   for (const transferId of retried) await enqueueSafely("sendTransfer", { transferId }, { singletonKey: transferId });
   await releaseNextWaitingTransfer(db);
-  // Webhooks: events no dispatch has picked up (no listener, or it was down), and deliveries
-  // whose queued attempt was lost.
+  // Webhooks and the event feed: events whose publication was not queued (a lost enqueue), and
+  // deliveries whose queued attempt was lost (their new deliveries are queued as they commit).
   let dispatched = 0;
-  for (let more = true; more; ) {
-    const batch = await dispatchWebhookEvents({ db });
-    for (const deliveryId of batch.deliveryIds) await enqueueSafely("deliverWebhook", { deliveryId }, { singletonKey: deliveryId });
+  for (let more = true, batches = 0; more && batches < 25; batches++) {
+    const batch = await publishJobEvents({ db });
     dispatched += batch.deliveryIds.length;
-    more = batch.more && dispatched < 5_000;
+    // Busy: another publication is running, and takes what had committed before it began.
+    more = batch.more && !batch.busy;
   }
-  const deliveries = await db.webhookDelivery.findMany({ where: { status: "pending", updatedAt: { lt: new Date(Date.now() - 10 * 60_000) } }, select: { id: true }, take: 500 });
-  for (const d of deliveries) await enqueueSafely("deliverWebhook", { deliveryId: d.id }, { singletonKey: d.id });
+  const overdue = await enqueueOverdueDeliveries({ db, overdueBefore: staleBefore });
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(db);
   const deadLeases = await dropDeadWorkLeases(getSqlPool());
-  return { expired, reviewsEscalated, expiryRefunds: refunds.length, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRetried: retried.length, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + deliveries.length, idempotencyKeys, deadLeases };
+  return { expired, reviewsEscalated, expiryRefunds: refunds.length, submissions: submissions.length, transfers: transfers.length, nonceGapsFilled: nonces?.filled.length ?? 0, transfersRetried: retried.length, transfersRebroadcast: nonces?.rebroadcast.length ?? 0, webhookDeliveries: dispatched + overdue, idempotencyKeys, deadLeases };
 }
 
 export const sweepFunction = defineBackgroundFunction({

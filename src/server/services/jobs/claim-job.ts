@@ -3,7 +3,9 @@ import { Prisma } from "~/generated/prisma/client";
 import { sqlQuery, withSqlTransaction } from "~/server/db-sql";
 import { AppError } from "~/server/errors";
 import { NO_WALLET_WARNING } from "~/server/services/agents/register-agent";
-import { effectiveStatus, isUuid, isWorkable, notifyJobEventsSql, notWorkableError } from "./job-state";
+import { publishJobEventsAfterCommit } from "~/server/services/events/publish-job-events";
+import { WEBHOOK_EVENT_BY_KIND } from "~/server/services/webhooks/events";
+import { effectiveStatus, isUuid, isWorkable, notWorkableError } from "./job-state";
 import { insertJobEventsSql, jobEventRow, transitionEventRow } from "./job-transitions";
 import { rowToJob, type JobRow } from "./list-jobs";
 
@@ -92,9 +94,8 @@ export async function claimJob({ actor, jobId }: { actor: { agentId: string }; j
         RETURNING *`,
       client,
     );
-    // funded -> claimed is a webhook event (job.claimed): tell the listener when this commits.
-    const notify = notifyJobEventsSql(events);
-    if (notify) await sqlQuery(notify, client);
+    // funded -> claimed is a webhook event (job.claimed): published once this commits.
+    if (events.some((row) => WEBHOOK_EVENT_BY_KIND[row.kind])) await publishJobEventsAfterCommit(client);
     return { job: rowToJob({ ...updated!, participants: null }), participant, walletAddress: worker.wallet_address };
   });
   const { job, participant, walletAddress } = outcome;

@@ -2,6 +2,7 @@ import { Prisma } from "~/generated/prisma/client";
 import type { Db } from "~/server/db";
 import { AppError } from "~/server/errors";
 import { log } from "~/server/log";
+import { publishJobEventsAfterCommit } from "~/server/services/events/publish-job-events";
 import { lockJob } from "./job-state";
 import { insertTransitionEventsFromSql, JOB_TRANSITIONS, pastExpirySql } from "./job-transitions";
 import { recordRefund } from "./refund-job";
@@ -24,6 +25,7 @@ export async function expireDueJobs({ db, now }: { db: Db; now?: Date }): Promis
     )
     ${insertTransitionEventsFromSql("expire", { relation: Prisma.sql`expired`, jobIdColumn: Prisma.sql`task_id`, fromColumn: Prisma.sql`from_status` })}
     RETURNING task_id`);
+  if (rows.length > 0) await publishJobEventsAfterCommit(db);
   return rows.length;
 }
 

@@ -3,6 +3,7 @@ import type { DbTx } from "~/server/db";
 import { AppError } from "~/server/errors";
 import { isUuid } from "~/server/input-bounds";
 import { WEBHOOK_EVENT_BY_KIND } from "~/server/services/webhooks/events";
+import { publishJobEventsAfterCommit } from "~/server/services/events/publish-job-events";
 import { rowToJob, type JobRow } from "./list-jobs";
 import { isPastExpiry, jobEventRow, transitionEventRow, type EventInput, type JobEventRow, type TransitionName } from "./job-transitions";
 
@@ -22,20 +23,12 @@ export function isWorkable(status: JobStatus): boolean {
   return WORKABLE_STATUSES.includes(status);
 }
 
-/** The channel the pg-boss runner listens on to send webhooks as soon as their event commits. */
-export const JOB_EVENTS_CHANNEL = "agent_market_job_events";
-
-/** NOTIFY for the listener when any of these events becomes a webhook (delivered on commit, never on rollback). */
-export function notifyJobEventsSql(rows: JobEventRow[]): Prisma.Sql | null {
-  return rows.some((row) => WEBHOOK_EVENT_BY_KIND[row.kind]) ? Prisma.sql`SELECT pg_notify(${JOB_EVENTS_CHANNEL}, '')` : null;
-}
-
 async function insertJobEvent(tx: DbTx, jobId: string, row: JobEventRow) {
   await tx.jobEvent.create({
     data: { jobId, kind: row.kind, actor: row.actor, reason: row.reason, data: row.data ?? undefined, fromStatus: row.fromStatus, toStatus: row.toStatus },
   });
-  const notify = notifyJobEventsSql([row]);
-  if (notify) await tx.$executeRaw(notify);
+  // Webhooks and the event feed hear of it as soon as the transaction commits (never if it rolls back).
+  if (WEBHOOK_EVENT_BY_KIND[row.kind]) await publishJobEventsAfterCommit(tx);
 }
 
 /** Writes an event that is not a status change (or `created`, which has no from). */

@@ -2,6 +2,7 @@ import type { Db } from "~/server/db";
 import { AppError } from "~/server/errors";
 import { canSeeResult } from "~/server/api/dto";
 import { isUuid } from "./job-state";
+import { isInJobAudience } from "~/server/services/events/job-audience";
 
 async function findJob(db: Db, jobId: string) {
   const job = isUuid(jobId) ? await db.job.findUnique({ where: { id: jobId }, include: { transfers: { orderBy: { createdAt: "asc" } } } }) : null;
@@ -29,13 +30,12 @@ export async function getJobReceipt({ db, viewer, jobId }: { db: Db; viewer: { a
   return job;
 }
 
-/** The job's event log (#30-#33): the buyer, participants and admins may read it. */
+/** The job's event log (#30-#33): those who hear about the job (job-audience.ts) and admins may read it. */
 export async function listJobEvents({ db, viewer, jobId, limit, offset }: { db: Db; viewer: { agentId: string; isAdmin: boolean }; jobId: string; limit: number; offset: number }) {
-  const job = isUuid(jobId) ? await db.job.findUnique({ where: { id: jobId }, select: { id: true, buyerId: true } }) : null;
+  const job = isUuid(jobId) ? await db.job.findUnique({ where: { id: jobId }, select: { id: true } }) : null;
   if (!job) throw new AppError("JOB_NOT_FOUND", `Job '${jobId}' not found`);
-  if (!viewer.isAdmin && viewer.agentId !== job.buyerId) {
-    const participant = await db.jobParticipant.findUnique({ where: { jobId_workerId: { jobId, workerId: viewer.agentId } } });
-    if (!participant) throw new AppError("FORBIDDEN", "Only the buyer, its workers and admins may read a job's events");
+  if (!viewer.isAdmin && !(await isInJobAudience(db, { jobId, agentId: viewer.agentId }))) {
+    throw new AppError("FORBIDDEN", "Only the buyer, its workers and admins may read a job's events");
   }
   const [events, total] = await Promise.all([
     db.jobEvent.findMany({ where: { jobId }, orderBy: [{ createdAt: "asc" }, { seq: "asc" }], take: limit, skip: offset }),
