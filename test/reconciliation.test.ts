@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseUsdc } from "~/server/money";
 import { startTestApp, type RegisteredAgent, type TestApp } from "./support/app";
 import { createFundedJob, inAnHour } from "./support/jobs";
+import { startRpcProxy } from "./support/rpc-proxy";
 
 // Books against chain, to the base unit, on a real chain and a real database: a clean market
 // reconciles with every job in its money state; every kind of difference, injected for real
@@ -221,6 +222,29 @@ describe("a clean market", () => {
     await app.db.transfer.update({ where: { id: payout.id }, data: { txHash: payout.txHash, replacedTxHashes: [] } });
   });
 
+  it("reads the chain in smaller ranges when the node refuses a range as too large, with the same result", async () => {
+    const { createChainClient } = await import("~/server/chain/chain-client");
+    const { reconcileBooks, reconciliationSettings } = await import("~/server/services/reconciliation/reconcile-books");
+    const { toTotalsDto } = await import("~/server/api/dto-reconciliation");
+    const { getEnv } = await import("~/env");
+    const env = getEnv();
+    const proxy = await startRpcProxy(app.rpcUrl, { maxLogBlockRange: 10 });
+    try {
+      const chain = createChainClient({ rpcUrl: proxy.url, chainId: 31337, usdcAddress: env.USDC_ADDRESS as Address, opsPrivateKey: env.OPS_PRIVATE_KEY as Hex });
+      const settings = reconciliationSettings(env);
+      const split = await reconcileBooks({ db: app.db, chain, settings });
+      const direct = await reconcile();
+      expect(split.differences).toEqual([]);
+      expect(Number(split.toBlock)).toBeGreaterThanOrEqual(direct.to_block - 50);
+      expect({ ...toTotalsDto(split) }).toMatchObject({ deposits: direct.totals.deposits, payouts: direct.totals.payouts, refunds: direct.totals.refunds, top_ups: direct.totals.top_ups });
+      // 40-block ranges refused, asked again as 20, then 10 blocks.
+      expect(split.logRequests).toBeGreaterThan(2 * Math.ceil((Number(split.toBlock) + 1) / 10));
+      expect(proxy.methods.filter((m) => m === "eth_getLogs").length).toBe(split.logRequests);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("is for admins only, and `npm run reconcile` exits 0 with a readable report", async () => {
     expect((await app.api("GET", "/admin/reconciliation", { key: buyer.apiKey })).status).toBe(403);
     expect((await app.api("GET", "/admin/reconciliation")).status).toBe(401);
@@ -392,5 +416,35 @@ describe("the scheduled check", () => {
     const stepNames = (ctx.step.run as unknown as { mock: { calls: unknown[][] } }).mock.calls.map((c) => c[0]);
     expect(stepNames).toEqual(["reconcile"]);
     expect(await app.db.reconciliationRun.count()).toBe(before + 1);
+  });
+});
+
+describe("stuck jobs", () => {
+  it("lists a job whose money is not moving with its reason, and it is not drift", async () => {
+    const before = await reconcile();
+    // A winner without a wallet: the payout is recorded skipped.
+    const walletless = await app.registerAgent("recon-walletless");
+    const skippedJob = await createFundedJob(app, buyer, "4");
+    expect((await app.api("POST", `/jobs/${skippedJob}/claim`, { key: walletless.apiKey })).status).toBe(200);
+    const sub = await app.api("POST", `/jobs/${skippedJob}/submit`, { key: walletless.apiKey, body: { content: "done" } });
+    expect((await app.api("POST", `/submissions/${sub.body.submission_id}/verdict`, { key: buyer.apiKey, body: { passed: true, reason: "ok" } })).status).toBe(200);
+    await app.waitFor("payout skipped", async () => (await app.db.transfer.count({ where: { jobId: skippedJob, kind: "payout", status: "skipped" } })) === 1);
+    await app.waitFor("fee final", async () => (await app.db.transfer.count({ where: { jobId: skippedJob, kind: "fee", status: "success" } })) === 1, 30_000);
+    // A job that expired an hour ago still holding its deposit, with no refund asked for.
+    const expiredJob = await createFundedJob(app, buyer, "6");
+    await app.db.job.update({ where: { id: expiredJob }, data: { expiry: new Date(Date.now() - 3_600_000) } });
+
+    let report = await reconcile();
+    expect(jobIn(report, skippedJob)).toMatchObject({ money_state: "stuck", held: "3.2", reasons: [expect.stringContaining("payout 3.2 USDC was skipped (worker has no wallet address)")] });
+    expect(jobIn(report, expiredJob)).toMatchObject({ money_state: "stuck", held: "6", reasons: [expect.stringMatching(/^6 USDC still held \d+ s after the job was expired, and no refund is recorded$/)] });
+    expect(report.job_states.stuck).toBe(before.job_states.stuck + 2);
+    expect(report.drift_count).toBe(before.drift_count);
+
+    // The refund goes out: the job's money is refunded, and it is no longer stuck.
+    expect((await app.api("POST", `/jobs/${expiredJob}/refund`, { key: buyer.apiKey })).status).toBe(200);
+    await transfersFinal(expiredJob);
+    report = await reconcile();
+    expect(jobIn(report, expiredJob)).toMatchObject({ money_state: "refunded", held: "0", reasons: [] });
+    expect(report.drift_count).toBe(before.drift_count);
   });
 });
