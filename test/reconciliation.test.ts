@@ -71,7 +71,7 @@ type Report = {
   log_requests: number;
   totals: Record<string, string>;
   books: Record<string, unknown>;
-  job_states: Record<string, number>;
+  job_states: { stuck: number; in_flight: number; escrowed: number; refunded: number; paid: number; unfunded: number };
   differences: Array<{ kind: string; detail: string; task_id: string | null; transfer_id: string | null; tx_hash: string | null; amount: string | null; recorded_amount: string | null; from: string | null; to: string | null }>;
   other_incoming: Array<{ kind: string; amount: string; from: string }>;
   jobs: { total: number; items: Array<{ task_id: string; money_state: string; reasons: string[]; deposit: string; deposit_on_chain: string | null; payouts: string; fees: string; refunds: string; held: string; in_flight: string }> };
