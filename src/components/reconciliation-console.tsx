@@ -142,52 +142,76 @@ function Jobs({ report, state, setState, offset, setOffset }: { report: Report; 
       ) : report.jobs.total === 0 ? (
         <p className="text-sm text-slate-500">No job in this state.</p>
       ) : (
-        <div className="overflow-x-auto">
-          <table className="w-full min-w-[44rem] text-sm">
-            <thead>
-              <tr className="text-left text-xs text-slate-500">
-                <th className="py-1 pr-2 font-normal">job</th>
-                <th className="py-1 pr-2 font-normal">status</th>
-                <th className="py-1 pr-2 font-normal">money</th>
-                <th className="py-1 pr-2 text-right font-normal">deposit</th>
-                <th className="py-1 pr-2 text-right font-normal">paid out</th>
-                <th className="py-1 pr-2 text-right font-normal">fees</th>
-                <th className="py-1 pr-2 text-right font-normal">refunded</th>
-                <th className="py-1 text-right font-normal">held</th>
-              </tr>
-            </thead>
-            <tbody>
-              {report.jobs.items.map((j) => (
-                <tr key={j.task_id} data-testid="reconciliation-job" className="border-t border-slate-100 align-top">
-                  <td className="py-1.5 pr-2">
-                    <Link href={`/jobs/${j.task_id}`} className="font-mono text-blue-700 hover:underline">
-                      {j.task_id.slice(0, 8)}
-                    </Link>
-                    {j.reasons.map((r) => (
-                      <p key={r} className="max-w-md text-xs text-rose-700">
-                        {r}
-                      </p>
-                    ))}
-                  </td>
-                  <td className="py-1.5 pr-2">
-                    <StatusBadge status={j.status} />
-                  </td>
-                  <td className="py-1.5 pr-2">
-                    <MoneyStateBadge state={j.money_state} />
-                  </td>
-                  <td className="py-1.5 pr-2 text-right font-mono tabular-nums">
-                    {j.deposit}
-                    {j.deposit_on_chain !== j.deposit && <span className="block text-xs text-rose-700">chain: {j.deposit_on_chain ?? "none"}</span>}
-                  </td>
-                  <td className="py-1.5 pr-2 text-right font-mono tabular-nums">{j.payouts}</td>
-                  <td className="py-1.5 pr-2 text-right font-mono tabular-nums">{j.fees}</td>
-                  <td className="py-1.5 pr-2 text-right font-mono tabular-nums">{j.refunds}</td>
-                  <td className="py-1.5 text-right font-mono tabular-nums">{j.held}</td>
+        <>
+          <ul className="space-y-2 sm:hidden">
+            {report.jobs.items.map((j) => (
+              <li key={j.task_id} data-testid="reconciliation-job-card" className="space-y-1 rounded-md p-2 text-sm ring-1 ring-slate-200">
+                <p className="flex flex-wrap items-center gap-2">
+                  <Link href={`/jobs/${j.task_id}`} className="font-mono text-blue-700 hover:underline">
+                    {j.task_id.slice(0, 8)}
+                  </Link>
+                  <StatusBadge status={j.status} />
+                  <MoneyStateBadge state={j.money_state} />
+                </p>
+                <p className="font-mono text-xs tabular-nums text-slate-600">
+                  deposit {j.deposit}
+                  {j.deposit_on_chain !== j.deposit && ` (chain: ${j.deposit_on_chain ?? "none"})`} · paid out {j.payouts} · fees {j.fees} · refunded {j.refunds} · held {j.held}
+                </p>
+                {j.reasons.map((r) => (
+                  <p key={r} className="break-words text-xs text-rose-700">
+                    {r}
+                  </p>
+                ))}
+              </li>
+            ))}
+          </ul>
+          <div className="hidden overflow-x-auto sm:block">
+            <table className="w-full min-w-[44rem] text-sm">
+              <thead>
+                <tr className="text-left text-xs text-slate-500">
+                  <th className="py-1 pr-2 font-normal">job</th>
+                  <th className="py-1 pr-2 font-normal">status</th>
+                  <th className="py-1 pr-2 font-normal">money</th>
+                  <th className="py-1 pr-2 text-right font-normal">deposit</th>
+                  <th className="py-1 pr-2 text-right font-normal">paid out</th>
+                  <th className="py-1 pr-2 text-right font-normal">fees</th>
+                  <th className="py-1 pr-2 text-right font-normal">refunded</th>
+                  <th className="py-1 text-right font-normal">held</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {report.jobs.items.map((j) => (
+                  <tr key={j.task_id} data-testid="reconciliation-job" className="border-t border-slate-100 align-top">
+                    <td className="py-1.5 pr-2">
+                      <Link href={`/jobs/${j.task_id}`} className="font-mono text-blue-700 hover:underline">
+                        {j.task_id.slice(0, 8)}
+                      </Link>
+                      {j.reasons.map((r) => (
+                        <p key={r} className="max-w-md text-xs text-rose-700">
+                          {r}
+                        </p>
+                      ))}
+                    </td>
+                    <td className="py-1.5 pr-2">
+                      <StatusBadge status={j.status} />
+                    </td>
+                    <td className="py-1.5 pr-2">
+                      <MoneyStateBadge state={j.money_state} />
+                    </td>
+                    <td className="py-1.5 pr-2 text-right font-mono tabular-nums">
+                      {j.deposit}
+                      {j.deposit_on_chain !== j.deposit && <span className="block text-xs text-rose-700">chain: {j.deposit_on_chain ?? "none"}</span>}
+                    </td>
+                    <td className="py-1.5 pr-2 text-right font-mono tabular-nums">{j.payouts}</td>
+                    <td className="py-1.5 pr-2 text-right font-mono tabular-nums">{j.fees}</td>
+                    <td className="py-1.5 pr-2 text-right font-mono tabular-nums">{j.refunds}</td>
+                    <td className="py-1.5 text-right font-mono tabular-nums">{j.held}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
       )}
       {report.jobs.total > PAGE && (
         <div className="flex items-center gap-3 text-sm">
@@ -310,28 +334,28 @@ export function ReconciliationConsole() {
       {!data && report.isPending && <p className="text-sm text-slate-500">Reading the chain…</p>}
       {data && (
         <>
-          <p
-            data-testid="reconciliation-verdict"
-            role="status"
-            className={`rounded-md px-4 py-3 text-sm font-medium ${data.clean ? "bg-emerald-50 text-emerald-900 ring-1 ring-emerald-200" : "bg-rose-600 text-white"}`}
-          >
-            {data.clean
-              ? `Clean: books and chain agree to the base unit (checked ${new Date(data.checked_at).toLocaleTimeString()}).`
-              : `Drift: ${data.drift_count} difference${data.drift_count === 1 ? "" : "s"} between the books and the chain (checked ${new Date(data.checked_at).toLocaleTimeString()}).`}
-          </p>
-          <Equation report={data} />
-          <Differences report={data} />
-          <Jobs
-            report={data}
-            state={state}
-            setState={(s) => {
-              setState(s);
-              setOffset(0);
-            }}
-            offset={offset}
-            setOffset={setOffset}
-          />
-          <OtherIncoming report={data} />
+            <p
+              data-testid="reconciliation-verdict"
+              role="status"
+              className={`rounded-md px-4 py-3 text-sm font-medium ${data.clean ? "bg-emerald-50 text-emerald-900 ring-1 ring-emerald-200" : "bg-rose-600 text-white"}`}
+            >
+              {data.clean
+                ? `Clean: books and chain agree to the base unit (checked ${new Date(data.checked_at).toLocaleTimeString()}).`
+                : `Drift: ${data.drift_count} difference${data.drift_count === 1 ? "" : "s"} between the books and the chain (checked ${new Date(data.checked_at).toLocaleTimeString()}).`}
+            </p>
+            <Equation report={data} />
+            <Differences report={data} />
+            <Jobs
+              report={data}
+              state={state}
+              setState={(s) => {
+                setState(s);
+                setOffset(0);
+              }}
+              offset={offset}
+              setOffset={setOffset}
+            />
+            <OtherIncoming report={data} />
         </>
       )}
       <Runs />
