@@ -108,7 +108,7 @@ export async function readBlockTimestamps(chain: ChainClient, blockNumbers: bigi
   return out;
 }
 
-/** The receipt's block and its USDC Transfer logs to the operations wallet; null when the chain does not know the transaction. */
+/** The block a transaction was mined in and whether it succeeded; null when the chain does not know it. */
 export async function readDepositReceipt(chain: ChainClient, txHash: Hash): Promise<{ blockNumber: bigint; succeeded: boolean } | null> {
   const receipt = await chain.getTransferReceipt(txHash);
   return receipt ? { blockNumber: receipt.blockNumber, succeeded: receipt.status === "success" } : null;

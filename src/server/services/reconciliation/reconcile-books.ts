@@ -350,8 +350,8 @@ async function matchBooksToChain({ chain, settings, chainView, books, now }: { c
   }
   // A buyer sends first and calls POST /fund once the transfer has CONFIRMATIONS: until the grace
   // has passed, money that funds no job yet is waiting for its job, not drift.
-  const young = unexplained.filter((log) => toBlock - log.blockNumber + 1n >= BigInt(settings.confirmations)).map((log) => log.blockNumber);
-  const timestamps = settings.depositGraceSeconds > 0 ? await readBlockTimestamps(chain, [...new Set(young)].slice(-MAX_TIMESTAMP_LOOKUPS)) : new Map<bigint, number>();
+  const confirmedBlocks = unexplained.filter((log) => toBlock - log.blockNumber + 1n >= BigInt(settings.confirmations)).map((log) => log.blockNumber);
+  const timestamps = settings.depositGraceSeconds > 0 ? await readBlockTimestamps(chain, [...new Set(confirmedBlocks)].slice(-MAX_TIMESTAMP_LOOKUPS)) : new Map<bigint, number>();
   for (const log of unexplained) {
     const depth = toBlock - log.blockNumber + 1n;
     const minedAt = timestamps.get(log.blockNumber);
@@ -384,7 +384,7 @@ async function matchBooksToChain({ chain, settings, chainView, books, now }: { c
     }
   }
 
-  const books_: BookTotals = {
+  const bookTotals: BookTotals = {
     deposits: books.jobs.reduce((s, j) => s + (j.depositAmount ?? 0n), 0n),
     payouts: 0n,
     fees: 0n,
@@ -401,13 +401,13 @@ async function matchBooksToChain({ chain, settings, chainView, books, now }: { c
     transfersByJob.set(t.jobId, [...(transfersByJob.get(t.jobId) ?? []), t]);
     const out = outByJob.get(t.jobId) ?? { payouts: 0n, fees: 0n, refunds: 0n, inFlight: 0n };
     outByJob.set(t.jobId, out);
-    if (t.status === "success") books_[bookKey(t.kind)] += t.amount;
+    if (t.status === "success") bookTotals[bookKey(t.kind)] += t.amount;
     else if (t.status === "pending" || t.status === "sent") {
-      books_.inFlight.count++;
-      books_.inFlight.amount += t.amount;
+      bookTotals.inFlight.count++;
+      bookTotals.inFlight.amount += t.amount;
     } else {
-      books_[t.status].count++;
-      books_[t.status].amount += t.amount;
+      bookTotals[t.status].count++;
+      bookTotals[t.status].amount += t.amount;
     }
 
     const found = matched.get(t.id) ?? [];
@@ -491,7 +491,7 @@ async function matchBooksToChain({ chain, settings, chainView, books, now }: { c
     logRequests: chainView.requests,
     checkedAt: now,
     totals,
-    books: books_,
+    books: bookTotals,
     counts: {
       deposits: depositOnChain.size,
       topUps: otherIncoming.filter((o) => o.kind === "top_up").length,
