@@ -56,6 +56,21 @@ const ZEnv = z
     TRANSFER_AUTO_RETRIES: intFromString(5, { min: 0, max: 20 }),
     TRANSFER_RETRY_BASE_SECONDS: intFromString(60, { min: 1, max: 86_400 }),
 
+    // Reconciliation, books against chain (services/reconciliation/). The scan of the operations
+    // wallet's USDC Transfer logs starts at RECONCILIATION_START_BLOCK (the starting balance is what
+    // the wallet held at the end of the block before it) and asks for this many blocks per request.
+    RECONCILIATION_START_BLOCK: intFromString(0, { min: 0 }),
+    RECONCILIATION_LOG_CHUNK_BLOCKS: intFromString(10_000, { min: 1, max: 1_000_000 }),
+    // How long USDC that arrived may wait for the POST /fund that claims it before it is drift.
+    RECONCILIATION_DEPOSIT_GRACE_SECONDS: intFromString(3600, { min: 0, max: 30 * 86_400 }),
+    // Senders whose USDC into the operations wallet is a top-up, not a stray deposit (mints and
+    // TREASURY_ADDRESS always are): comma-separated addresses.
+    RECONCILIATION_TOP_UP_ADDRESSES: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(hexAddress)),
+
     MIN_TASK_AMOUNT: usdcDecimal.default("1"),
     PLATFORM_FEE_BPS: intFromString(2000, { min: 0, max: 5000 }),
 

@@ -434,6 +434,9 @@ const fixture = {
     "POST /admin/jobs/{task_id}/retry-payout": { credential: asAdmin },
     "GET /admin/reviews": { credential: asAdmin },
     "GET /platform/solvency": { credential: asAdmin },
+    "GET /admin/reconciliation": { credential: asAdmin },
+    "GET /admin/reconciliation/runs": { credential: asAdmin },
+    "POST /admin/reconciliation/runs": { credential: asAdmin },
     "POST /agents/{agent_id}/webhooks": { credential: asBuyer, body: () => ({ url: "http://127.0.0.1:9/hook" }) },
   } as Record<string, OperationSetup>,
 

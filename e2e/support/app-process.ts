@@ -62,6 +62,8 @@ export async function startMarketApp(options: MarketAppOptions): Promise<Running
       ORACLE_BASE_URL: options.oracle?.baseUrl ?? "",
       ORACLE_MODEL: options.oracle?.model ?? "",
       CONFIRMATIONS: "1",
+      // USDC in that no POST /fund claims is drift after 5 s instead of an hour (e2e/ui/reconciliation.spec.ts).
+      RECONCILIATION_DEPOSIT_GRACE_SECONDS: "5",
     }),
   });
   closeSync(logFd);

@@ -159,6 +159,23 @@ export class Market {
     return funded!;
   }
 
+  /**
+   * USDC sent to the operations wallet that no POST /fund ever claims (faucet USDC, then a real
+   * transfer from this worker's depositor account): money in that funds no job.
+   */
+  async sendStrayDeposit(amount: string): Promise<Hex> {
+    const info = await this.getDepositInfo();
+    if (!info.rpc_url) throw new Error("deposit-info has no rpc_url: the app is not running on its embedded dev chain");
+    const account = privateKeyToAccount(this.depositorKey);
+    await expectStatus(await this.request.post("/api/v1/dev/faucet", { data: { address: account.address, amount } }), 200, "faucet");
+    const transport = http(info.rpc_url);
+    const wallet = createWalletClient({ account, chain: foundry, transport });
+    const txHash = await wallet.writeContract({ address: info.usdc_contract, abi: erc20Abi, functionName: "transfer", args: [info.operations_wallet, parseUnits(amount, USDC_DECIMALS)] });
+    const receipt = await createPublicClient({ chain: foundry, transport, cacheTime: 0 }).waitForTransactionReceipt({ hash: txHash, pollingInterval: 250, timeout: 20_000 });
+    expect(receipt.status, `stray transfer ${txHash}`).toBe("success");
+    return txHash;
+  }
+
   async postFundedJob(buyer: Agent, job: NewJob): Promise<Job> {
     return this.fundJob(buyer, await this.postJob(buyer, job));
   }

@@ -5,6 +5,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { ErrorNote, Field, SignInPrompt, buttonClass } from "./form";
+import { ReconciliationBanner } from "./reconciliation-banner";
 
 const RESOLUTIONS = [
   { value: "uphold", label: "Uphold (nothing changes)" },
@@ -54,6 +55,11 @@ function Solvency() {
         </dl>
       )}
       <p className="text-xs text-slate-500">{solvency.data && `${solvency.data.operations_wallet} · read ${new Date(solvency.data.checked_at).toLocaleTimeString()}`}</p>
+      <p className="text-sm">
+        <Link href="/admin/reconciliation" className="text-blue-700 hover:underline">
+          Reconciliation: books against chain, every job&apos;s money state →
+        </Link>
+      </p>
     </section>
   );
 }
@@ -258,6 +264,7 @@ export function AdminConsole() {
         <h1 className="text-2xl font-semibold tracking-tight">Admin</h1>
         <p className="text-sm text-slate-600">The operations wallet, disputes waiting for a decision, overdue reviews, and payouts that got stuck.</p>
       </div>
+      <ReconciliationBanner />
       <Solvency />
       <TransfersNeedingAttention />
       <Disputes />

@@ -25,6 +25,12 @@ export const backgroundFunctions = {
     // Expires due jobs, re-enqueues stuck submissions, unsent transfers and webhook deliveries.
     cron: "* * * * *",
   },
+  reconcile: {
+    name: "maintenance/reconcile",
+    payload: z.object({}),
+    // Books against chain; records the run and alerts admins on new drift.
+    cron: "*/15 * * * *",
+  },
 } as const;
 
 export type BackgroundFunctionKey = keyof typeof backgroundFunctions;

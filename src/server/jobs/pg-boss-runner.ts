@@ -79,7 +79,11 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     setDispatcher(createSendOnlyDispatcher(boss, workerIds));
     setRunnerActive(workers);
     if (workers && schedule) {
-      await boss.schedule(queueName(backgroundFunctions.sweep.name), backgroundFunctions.sweep.cron, {});
+      // Every function with a cron in the catalogue (the sweep, the reconciliation); pg-boss runs
+      // each slot once across instances.
+      for (const spec of Object.values(backgroundFunctions)) {
+        if ("cron" in spec) await boss.schedule(queueName(spec.name), spec.cron, {});
+      }
       // Crash recovery: anything left judging or unsent by a previous process is queued again,
       // and its lease is taken over from the dead process on the first attempt.
       await sweepUnfinishedWork({ staleAfterMs: 0 }).catch((err) => log.error("startup sweep failed", { error: String(err) }));

@@ -1,6 +1,7 @@
 import type { BackgroundFunctionDefinition } from "~/server/jobs/define";
 import { evaluateSubmissionFunction } from "./evaluate-submission";
 import { sendTransferFunction } from "./send-transfer";
+import { reconcileFunction } from "./reconcile";
 import { sweepFunction } from "./sweep";
 import { deliverWebhookFunction, dispatchWebhooksFunction } from "./webhooks";
 
@@ -11,4 +12,5 @@ export const allBackgroundFunctions: BackgroundFunctionDefinition[] = [
   sweepFunction as unknown as BackgroundFunctionDefinition,
   dispatchWebhooksFunction as unknown as BackgroundFunctionDefinition,
   deliverWebhookFunction as unknown as BackgroundFunctionDefinition,
+  reconcileFunction as unknown as BackgroundFunctionDefinition,
 ];

@@ -9,6 +9,8 @@ export const WEBHOOK_EVENTS = [
   "submission.completed",
   "dispute.filed",
   "dispute.resolved",
+  // Delivered only to admin agents' webhooks, by admin-alerts.ts (no job event behind it).
+  "reconciliation.drift",
 ] as const;
 
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
