@@ -121,7 +121,11 @@ async function main() {
   // Stop order: workers, then the database pool, then the embedded parts they talk to.
   const { closeDb } = await import("~/server/db");
   const { closeSqlPool } = await import("~/server/db-sql");
-  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeDb, closeSqlPool);
+  // This process's sign of life (work leases and idempotency keys it holds are taken over at once
+  // once it is gone); the pg-boss runner has opened it already.
+  const { startProcessPresence } = await import("~/server/process-presence");
+  const presence = await startProcessPresence(env.DATABASE_URL);
+  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeDb, closeSqlPool, presence.stop);
 
   if (!devServer && !existsSync(path.join(root, ".next", "BUILD_ID"))) {
     console.log("No production build found: running `next build` once…");

@@ -1,5 +1,4 @@
 import { log } from "~/server/log";
-import { randomUUID } from "node:crypto";
 import PgBoss from "pg-boss";
 import pg from "pg";
 import { getSqlPool } from "~/server/db-sql";
@@ -9,7 +8,8 @@ import { RetryableError, type BackgroundFunctionDefinition, type StepTools } fro
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
 import { JOB_EVENTS_CHANNEL } from "~/server/services/jobs/job-state";
-import { releaseWorkLease, runnerApplicationName, takeWorkLease } from "./work-leases";
+import { releaseWorkLease, takeWorkLease } from "./work-leases";
+import { startProcessPresence } from "~/server/process-presence";
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
 
@@ -29,7 +29,7 @@ const inlineSteps: StepTools = {
 
 export interface PgBossRunner {
   boss: PgBoss;
-  /** Names this process in work_leases and in its listener connection's application_name. */
+  /** Names this process in work_leases (its presence connection, src/server/process-presence.ts). */
   instanceId: string;
   stop(): Promise<void>;
 }
@@ -53,12 +53,12 @@ function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>
  */
 export function startPgBossRunner({ databaseUrl, workers = true, schedule = true }: { databaseUrl: string; workers?: boolean; schedule?: boolean }): Promise<PgBossRunner> {
   globalForRunner.__agentMarketPgBoss ??= (async () => {
-    const instanceId = randomUUID();
+    // This process's sign of life for work leases (and idempotency keys in flight).
+    const { instanceId } = await startProcessPresence(databaseUrl);
     const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
     boss.on("error", (err) => log.error("pg-boss error", { error: String(err) }));
     await boss.start();
-    // The listener's connection is also this process's sign of life for work leases: open it first.
-    const stopListening = workers ? await dispatchWebhooksOnJobEvents(databaseUrl, instanceId) : async () => undefined;
+    const stopListening = workers ? await dispatchWebhooksOnJobEvents(databaseUrl) : async () => undefined;
     const workerIds = new Map<string, string[]>();
     const runningHere = new Set<string>();
     for (const fn of allBackgroundFunctions) {
@@ -107,7 +107,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
  * (re)connect for events that committed meanwhile; the per-minute sweep covers the gap.
  * Inngest deployments have no listener and rely on that sweep alone.
  */
-async function dispatchWebhooksOnJobEvents(databaseUrl: string, instanceId: string): Promise<() => Promise<void>> {
+async function dispatchWebhooksOnJobEvents(databaseUrl: string): Promise<() => Promise<void>> {
   let stopped = false;
   let client: pg.Client | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -120,7 +120,7 @@ async function dispatchWebhooksOnJobEvents(databaseUrl: string, instanceId: stri
     }, 20);
   };
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: databaseUrl, application_name: runnerApplicationName(instanceId) });
+    const next = new pg.Client({ connectionString: databaseUrl });
     const lost = (err?: Error) => {
       if (stopped || client !== next) return;
       client = undefined;
