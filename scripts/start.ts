@@ -122,7 +122,11 @@ async function main() {
   const { closeDb } = await import("~/server/db");
   const { closeSqlPool } = await import("~/server/db-sql");
   const { closeRateLimiter } = await import("~/server/rate-limit/limiter");
-  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeRateLimiter, closeDb, closeSqlPool);
+  // This process's sign of life (work leases and idempotency keys it holds are taken over at once
+  // once it is gone); the pg-boss runner has opened it already.
+  const { startProcessPresence } = await import("~/server/process-presence");
+  const presence = await startProcessPresence(env.DATABASE_URL);
+  stops.splice(env.inngestEnabled ? 0 : 1, 0, closeRateLimiter, closeDb, closeSqlPool, presence.stop);
   console.log(
     env.rateLimitStore === "off"
       ? "Rate limits: OFF (RATE_LIMIT_STORE=off)"

@@ -121,4 +121,25 @@ describe("a crash mid-payout", () => {
     const recorded = (await app.db.transfer.count({ where: { nonce: { not: null } } })) + (await app.db.nonceFiller.count());
     expect(opsNonce).toBe(recorded);
   });
+
+  it("a retry with the Idempotency-Key of a request the crash cut short is answered at once, not refused as in progress", async () => {
+    const buyer = await app.registerAgent("cut-short-buyer", { wallet: true });
+    const taskId = await createFundedJob(app, buyer, "5");
+    expect((await app.api("POST", `/jobs/${taskId}/cancel`, { key: buyer.apiKey })).status).toBe(200);
+    // The refund is sent inside the request, which then waits for it to be mined: with no blocks
+    // it waits, and the process dies while the key is still "in progress".
+    await stopMining();
+    const cut = app.api("POST", `/jobs/${taskId}/refund`, { key: buyer.apiKey, headers: { "Idempotency-Key": "refund-cut-short" } }).catch((err: Error) => err);
+    await app.waitFor("refund recorded", async () => (await app.db.transfer.count({ where: { jobId: taskId, kind: "refund", status: "sent" } })) === 1);
+    await app.crash();
+    expect(await cut).toBeInstanceOf(Error);
+    await resumeMining();
+    await app.restart();
+
+    const retried = await app.api("POST", `/jobs/${taskId}/refund`, { key: buyer.apiKey, headers: { "Idempotency-Key": "refund-cut-short" } });
+    expect(retried.body.error?.code).not.toBe("IDEMPOTENCY_KEY_IN_USE");
+    expect(retried.status).toBe(409);
+    expect(retried.body.error.code).toBe("ALREADY_REFUNDED");
+    await app.waitFor("refund final", async () => (await app.api("GET", `/jobs/${taskId}`)).body.status === "refunded", 20_000);
+  });
 });

@@ -192,7 +192,7 @@ describe("webhook deliveries", () => {
     expect(log.body.attempts.slice(1).every((a: { next_attempt_at: string | null; status_code: number }) => a.next_attempt_at !== null && a.status_code === 503)).toBe(true);
   });
 
-  it("sends right after the commit, with no listening connection, and keeps the runner's liveness connection after the database drops it", async () => {
+  it("sends right after the commit, with no listening connection, and keeps the process's presence connection after the database drops it", async () => {
     const buyer = await app.registerAgent("hook-reconnect-buyer", { wallet: true });
     await subscribe(buyer, "/reconnect", ["job.funded"]);
     // Nothing LISTENs for job events any more: the services queue the publication after commit.
@@ -200,13 +200,13 @@ describe("webhook deliveries", () => {
       SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`;
     expect(listening).toHaveLength(0);
     const killed = await app.db.$queryRaw<{ pid: number }[]>`
-      SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'agent-market-runner:%'`;
+      SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'agent-market:%'`;
     expect(killed).toHaveLength(1);
     await app.db.$queryRaw`SELECT pg_terminate_backend(${killed[0]!.pid})`;
-    // The runner's sign of life for work leases comes back within a couple of seconds.
-    await app.waitFor("liveness connection back", async () => {
+    // The process's sign of life (work leases, idempotency keys) comes back within a couple of seconds.
+    await app.waitFor("presence connection back", async () => {
       const rows = await app.db.$queryRaw<{ pid: number }[]>`
-        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'agent-market-runner:%' AND pid <> ${killed[0]!.pid}`;
+        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'agent-market:%' AND pid <> ${killed[0]!.pid}`;
       return rows.length === 1;
     });
     const started = Date.now();

@@ -7,5 +7,6 @@ import { startPgBossRunner } from "~/server/jobs/pg-boss-runner";
 
 const env = getEnv();
 await startPgBossRunner({ databaseUrl: env.DATABASE_URL });
-const port = await listen(createAppServer(), 0, "127.0.0.1");
+// The same port across restarts when the test asks for one (clients keep their base URL).
+const port = await listen(createAppServer(), Number(process.env.APP_PORT ?? 0), "127.0.0.1");
 process.stdout.write(`LISTENING ${port}\n`);

@@ -5,6 +5,7 @@ import { createPublicClient, createTestClient, createWalletClient, http, type Ad
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { createTestDatabase } from "./database";
+import { startChainFaultProxy } from "./chain-fault-proxy";
 import { ANVIL_DEV_PRIVATE_KEYS, startAnvil } from "~/server/dev/anvil";
 import { deployTestUsdc, mintTestUsdc } from "~/server/chain/deploy-test-usdc";
 import { usdcAbi } from "~/server/chain/usdc-contract";
@@ -22,6 +23,11 @@ export interface TestAppOptions {
    * instead of this one, so the test can kill it as a crash would (`crash()`) and `restart()` it.
    */
   appProcess?: boolean;
+  /**
+   * With `appProcess`: the app reaches the chain through a proxy the test can break
+   * (`chainFaults.setFault("down" | "slow" | "flaky" | "none")`); the test's own clients do not.
+   */
+  chainFaults?: boolean;
 }
 
 /** Budgets far above what any suite sends from one key or address in a minute (or an hour). */
@@ -95,12 +101,14 @@ export async function startTestApp(options: TestAppOptions = {}) {
   const { startPgBossRunner } = await import("~/server/jobs/pg-boss-runner");
   const { createAppServer, listen } = await import("~/server/http/app-server");
   const { closeDb, getDb } = await import("~/server/db");
+  const chainFaults = options.chainFaults ? await startChainFaultProxy(anvil.rpcUrl) : undefined;
   let runner = options.appProcess ? undefined : await startPgBossRunner({ databaseUrl: database.databaseUrl });
   let server: Server | undefined;
   let child: ChildProcess | undefined;
   let baseUrl: string;
+  const appEnv: Record<string, string> = chainFaults ? { CHAIN_RPC_URL: chainFaults.url } : {};
   if (options.appProcess) {
-    ({ child, baseUrl } = await startAppProcess());
+    ({ child, baseUrl } = await startAppProcess(appEnv));
   } else {
     server = createAppServer();
     baseUrl = `http://127.0.0.1:${await listen(server, 0, "127.0.0.1")}`;
@@ -256,10 +264,17 @@ export async function startTestApp(options: TestAppOptions = {}) {
       child = undefined;
     },
 
-    /** With `appProcess`: start the app again on the same database and chain (a new port). */
+    /** With `appProcess`: start the app again on the same database, chain and port. */
     async restart() {
-      ({ child, baseUrl } = await startAppProcess());
+      ({ child, baseUrl } = await startAppProcess({ ...appEnv, APP_PORT: new URL(baseUrl).port }));
     },
+
+    /** With `appProcess`: is the app's process running? */
+    get appRunning() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+
+    chainFaults,
 
     async stop() {
       clearInterval(blockTimer);
@@ -269,9 +284,11 @@ export async function startTestApp(options: TestAppOptions = {}) {
         s.closeAllConnections?.();
       }
       if (child) await killProcess(child);
+      await chainFaults?.close();
       await runner?.stop();
       await (await import("~/server/rate-limit/limiter")).closeRateLimiter();
       await closeDb();
+      await (await import("~/server/process-presence")).stopProcessPresence();
       await (await import("~/server/db-sql")).closeSqlPool();
       await anvil.stop();
       await database.drop();
@@ -285,10 +302,10 @@ const APP_CHILD_SCRIPT = path.join(import.meta.dirname, "app-child.ts");
 const REPO_ROOT = path.join(import.meta.dirname, "..", "..");
 
 /** The app in a child process with this process's (prepared) environment; resolves once it listens. */
-function startAppProcess(): Promise<{ child: ChildProcess; baseUrl: string }> {
+function startAppProcess(extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; baseUrl: string }> {
   // One node process (tsx as a loader, not its CLI, which would run the app in a grandchild that
   // a SIGKILL would miss).
-  const child = spawn(process.execPath, ["--import", "tsx", APP_CHILD_SCRIPT], { cwd: REPO_ROOT, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", APP_CHILD_SCRIPT], { cwd: REPO_ROOT, env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`app process did not start in 30 s:\n${output}`)), 30_000);

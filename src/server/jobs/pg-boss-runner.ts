@@ -1,14 +1,13 @@
 import { log } from "~/server/log";
-import { randomUUID } from "node:crypto";
 import PgBoss from "pg-boss";
-import pg from "pg";
 import { getSqlPool } from "~/server/db-sql";
 import { backgroundFunctions } from "./catalog";
 import { setDispatcher, setRunnerActive, type Dispatcher } from "./client";
 import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
-import { releaseWorkLease, runnerApplicationName, takeWorkLease } from "./work-leases";
+import { releaseWorkLease, takeWorkLease } from "./work-leases";
+import { startProcessPresence } from "~/server/process-presence";
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
 
@@ -28,7 +27,7 @@ const inlineSteps: StepTools = {
 
 export interface PgBossRunner {
   boss: PgBoss;
-  /** Names this process in work_leases and in its liveness connection's application_name. */
+  /** Names this process in work_leases (its presence connection, src/server/process-presence.ts). */
   instanceId: string;
   stop(): Promise<void>;
 }
@@ -52,12 +51,12 @@ function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>
  */
 export function startPgBossRunner({ databaseUrl, workers = true, schedule = true }: { databaseUrl: string; workers?: boolean; schedule?: boolean }): Promise<PgBossRunner> {
   globalForRunner.__agentMarketPgBoss ??= (async () => {
-    const instanceId = randomUUID();
+    // This process's sign of life for work leases (and idempotency keys in flight): open before
+    // any worker takes a lease.
+    const { instanceId } = await startProcessPresence(databaseUrl);
     const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
     boss.on("error", (err) => log.error("pg-boss error", { error: String(err) }));
     await boss.start();
-    // This process's sign of life for work leases: open it before any worker takes a lease.
-    const stopLiveness = workers ? await holdLivenessConnection(databaseUrl, instanceId) : async () => undefined;
     const workerIds = new Map<string, string[]>();
     const runningHere = new Set<string>();
     for (const fn of allBackgroundFunctions) {
@@ -92,7 +91,6 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
       boss,
       instanceId,
       async stop() {
-        await stopLiveness();
         setDispatcher(undefined);
         setRunnerActive(false);
         globalForRunner.__agentMarketPgBoss = undefined;
@@ -101,56 +99,6 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
     };
   })();
   return globalForRunner.__agentMarketPgBoss;
-}
-
-/**
- * The connection that tells other processes this one is alive: it carries
- * `application_name = agent-market-runner:<instance id>`, which work leases read (work-leases.ts).
- * A lost connection is re-opened with backoff (0.5 s doubling to 30 s).
- */
-async function holdLivenessConnection(databaseUrl: string, instanceId: string): Promise<() => Promise<void>> {
-  let stopped = false;
-  let client: pg.Client | undefined;
-  let reconnect: NodeJS.Timeout | undefined;
-  let failures = 0;
-  const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: databaseUrl, application_name: runnerApplicationName(instanceId) });
-    const lost = (err?: Error) => {
-      if (stopped || client !== next) return;
-      client = undefined;
-      log.error("runner liveness connection lost; reconnecting", { error: String(err ?? "connection ended") });
-      next.end().catch(() => undefined);
-      scheduleReconnect();
-    };
-    next.on("error", lost);
-    next.on("end", () => lost());
-    client = next;
-    await next.connect();
-    failures = 0;
-  };
-  const scheduleReconnect = () => {
-    // The error and end events and a failed connect can all report one loss: reconnect once.
-    if (stopped || reconnect) return;
-    const delayMs = Math.min(30_000, 500 * 2 ** failures++);
-    reconnect = setTimeout(() => {
-      reconnect = undefined;
-      connect().catch((err) => {
-        client = undefined;
-        log.error("runner liveness connection could not connect", { error: String(err) });
-        scheduleReconnect();
-      });
-    }, delayMs);
-  };
-  await connect().catch((err) => {
-    client = undefined;
-    log.error("runner liveness connection could not connect", { error: String(err) });
-    scheduleReconnect();
-  });
-  return async () => {
-    stopped = true;
-    clearTimeout(reconnect);
-    await client?.end().catch(() => undefined);
-  };
 }
 
 async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinition, instanceId: string, runningHere: Set<string>): Promise<string> {

@@ -1,11 +1,10 @@
 import type pg from "pg";
+import { instanceAliveSql } from "~/server/process-presence";
 
 /**
  * Who is running a piece of background work right now, so a process that died mid-way never
- * holds it up. A runner process is alive while its listener connection is open: that connection
- * carries `application_name = agent-market-runner:<instance id>`, and Postgres ends the session
- * the moment the process dies (its socket closes), so liveness is read from pg_stat_activity
- * rather than from heartbeats that would go stale only after a timeout.
+ * holds it up. Whether the holder is alive is read from its presence connection
+ * (src/server/process-presence.ts), not from heartbeats that would go stale only after a timeout.
  *
  * Before a handler runs, the runner takes the lease on the work's key (the function and its
  * singleton key). It gets it when nobody holds it, when this process holds it, or when the
@@ -13,22 +12,15 @@ import type pg from "pg";
  * attempt, which the start-up sweep queues at once. A holder that is alive keeps it, and the
  * duplicate attempt completes without running (the holder's own retries finish the work).
  */
-export const RUNNER_APPLICATION_NAME_PREFIX = "agent-market-runner:";
-
-export function runnerApplicationName(instanceId: string): string {
-  return `${RUNNER_APPLICATION_NAME_PREFIX}${instanceId}`;
-}
-
 type Queryable = Pick<pg.Pool, "query">;
 
 export async function takeWorkLease(db: Queryable, key: string, instanceId: string): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO work_leases (key, instance_id, started_at) VALUES ($1, $2, now())
      ON CONFLICT (key) DO UPDATE SET instance_id = EXCLUDED.instance_id, started_at = now()
-     WHERE work_leases.instance_id = EXCLUDED.instance_id
-        OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $3 || work_leases.instance_id)
+     WHERE work_leases.instance_id = EXCLUDED.instance_id OR NOT ${instanceAliveSql("work_leases.instance_id")}
      RETURNING key`,
-    [key, instanceId, RUNNER_APPLICATION_NAME_PREFIX],
+    [key, instanceId],
   );
   return rowCount === 1;
 }
@@ -40,10 +32,7 @@ export async function releaseWorkLease(db: Queryable, key: string, instanceId: s
 /** Leases whose holder died and whose work nobody retried (it finished elsewhere): the sweep drops them. */
 export async function dropDeadWorkLeases(db: Queryable): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM work_leases l
-     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1 || l.instance_id)
-       AND l.started_at < now() - interval '1 minute'`,
-    [RUNNER_APPLICATION_NAME_PREFIX],
+    `DELETE FROM work_leases l WHERE NOT ${instanceAliveSql("l.instance_id")} AND l.started_at < now() - interval '1 minute'`,
   );
   return rowCount ?? 0;
 }

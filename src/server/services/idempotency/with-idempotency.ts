@@ -1,13 +1,16 @@
 import { createHash } from "node:crypto";
 import type { Db } from "~/server/db";
 import { AppError, toAppError, type AppErrorCode } from "~/server/errors";
+import { Prisma } from "~/generated/prisma/client";
+import { instanceAliveSql, processInstanceId } from "~/server/process-presence";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 // Answers that depend on the moment, not on the request: a retry with the same key must be
 // able to succeed later, so they are not kept (like server errors).
 const MOMENTARY_ERRORS = new Set<AppErrorCode>(["DEPOSIT_UNCONFIRMED", "DEPOSIT_NOT_FOUND", "JUDGING_IN_PROGRESS", "RATE_LIMITED", "WALLET_NOT_PROVEN"]);
 
-// A key whose first request never finished (its process died) may be taken over after this.
+// A key whose first request never finished may be taken over after this, or at once when the
+// process that ran it is known to be gone (it recorded its instance id).
 const ABANDONED_AFTER_MS = 5 * 60 * 1000;
 
 function canonical(value: unknown): unknown {
@@ -59,13 +62,15 @@ export async function withIdempotency<T>({
   const requestHash = hashRequest(operation, input);
   const now = Date.now();
 
+  const instanceId = processInstanceId() ?? null;
   const claimed = await db.$queryRaw<{ key: string }[]>`
-    INSERT INTO idempotency_keys (agent_id, key, request_hash, method, path, created_at)
-    VALUES (${agentId}, ${key}, ${requestHash}, 'POST', ${operation}, now())
+    INSERT INTO idempotency_keys (agent_id, key, request_hash, method, path, created_at, instance_id)
+    VALUES (${agentId}, ${key}, ${requestHash}, 'POST', ${operation}, now(), ${instanceId})
     ON CONFLICT (agent_id, key) DO UPDATE
-      SET request_hash = EXCLUDED.request_hash, path = EXCLUDED.path, created_at = now(), response_status = NULL, response_body = NULL
+      SET request_hash = EXCLUDED.request_hash, path = EXCLUDED.path, created_at = now(), response_status = NULL, response_body = NULL, instance_id = EXCLUDED.instance_id
       WHERE idempotency_keys.created_at < ${new Date(now - IDEMPOTENCY_TTL_MS)}
          OR (idempotency_keys.response_status IS NULL AND idempotency_keys.created_at < ${new Date(now - ABANDONED_AFTER_MS)})
+         OR (idempotency_keys.response_status IS NULL AND idempotency_keys.instance_id IS NOT NULL AND NOT ${Prisma.raw(instanceAliveSql("idempotency_keys.instance_id"))})
     RETURNING key`;
 
   if (claimed.length === 0) {
