@@ -240,7 +240,7 @@ export async function startTestApp(options: TestAppOptions = {}) {
       return publicClient.readContract({ address: usdcAddress, abi: usdcAbi, functionName: "balanceOf", args: [address] });
     },
 
-    async waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+    async waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 40_000): Promise<T> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const value = await fn();

@@ -1,6 +1,6 @@
 import type { Prisma } from "~/generated/prisma/client";
 import type { Db, DbTx } from "~/server/db";
-import { enqueueSafely } from "~/server/jobs/client";
+import { enqueueDeliveryAttempt } from "./deliver-webhook";
 import type { WebhookEvent } from "./events";
 
 /** Events about the platform rather than a job: only admin agents' webhooks receive them. */
@@ -26,16 +26,17 @@ export async function queueAdminWebhookEvent({
   payload: Prisma.InputJsonValue;
 }): Promise<{ deliveryIds: string[]; send: () => Promise<void> }> {
   const hooks = await tx.webhook.findMany({
-    where: { deletedAt: null, events: { has: event }, agent: { isAdmin: true, deactivatedAt: null } },
+    where: { deletedAt: null, status: "active", events: { has: event }, agent: { isAdmin: true, deactivatedAt: null } },
     select: { id: true },
   });
-  const rows = hooks.map((hook) => ({ webhookId: hook.id, jobEventId: sourceId, event, payload }));
-  const created = rows.length ? await tx.webhookDelivery.createManyAndReturn({ data: rows, skipDuplicates: true, select: { id: true } }) : [];
-  const deliveryIds = created.map((d) => d.id);
+  // Due at once, like a job event's first attempt; the retry schedule takes it from there.
+  const now = new Date();
+  const rows = hooks.map((hook) => ({ webhookId: hook.id, jobEventId: sourceId, event, payload, nextAttemptAt: now }));
+  const created = rows.length ? await tx.webhookDelivery.createManyAndReturn({ data: rows, skipDuplicates: true, select: { id: true, nextAttemptAt: true } }) : [];
   return {
-    deliveryIds,
+    deliveryIds: created.map((d) => d.id),
     async send() {
-      for (const deliveryId of deliveryIds) await enqueueSafely("deliverWebhook", { deliveryId }, { singletonKey: deliveryId });
+      for (const delivery of created) await enqueueDeliveryAttempt(delivery);
     },
   };
 }
