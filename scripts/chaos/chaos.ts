@@ -2,9 +2,13 @@
 // the app is SIGKILLed at random moments and restarted, and the chain's RPC goes down, slow and
 // flaky; then checks that every dollar ended where it should, exactly once.
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { getEnv } from "~/env";
+import { createChainClient } from "~/server/chain/chain-client";
 import { formatUsdc, parseUsdc } from "~/server/money";
+import { reconcileBooks, reconciliationSettings } from "~/server/services/reconciliation/reconcile-books";
 import { startTestApp, type TestApp } from "../../test/support/app";
 import type { RpcFault } from "../../test/support/chain-fault-proxy";
 
@@ -27,6 +31,9 @@ export interface ChaosReport {
   kills: number;
   chainFaults: Record<Exclude<RpcFault, "none">, number>;
   rpc: { requests: number; dropped: number; failed: number; delayed: number };
+  /** Webhook deliveries at the end: delivered, or failed for good with their reason. */
+  webhooks: { deliveries: number; delivered: number; failed: number; receiverOutages: number; received: number };
+  reconciliation: { drift: number; jobStates: Record<string, number> };
   durationSeconds: number;
   settleSeconds: number;
   money: { deposits: string; payouts: string; fees: string; refunds: string };
@@ -80,13 +87,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     chainFaults: true,
     adminAgentIds: ["chaos-admin"],
     confirmations: 2,
-    extraEnv: { TRANSFER_RETRY_BASE_SECONDS: "1", LOG_LEVEL: process.env.CHAOS_APP_LOG_LEVEL ?? "error" },
+    // Retries on a compressed clock: a transfer's 1 min → 1 s, a webhook's 5 min → 0.3 s.
+    extraEnv: { TRANSFER_RETRY_BASE_SECONDS: "1", WEBHOOK_RETRY_UNIT_MS: "1", LOG_LEVEL: process.env.CHAOS_APP_LOG_LEVEL ?? "error" },
   });
   const problems: string[] = [];
   const expected: Expected = { buyerDeposits: new Map(), workerNet: new Map(), buyerRefund: new Map(), fees: 0n, deposits: 0n, jobs: new Map() };
   const paths = Object.fromEntries(MONEY_PATHS.map((p) => [p, 0])) as Record<MoneyPath, number>;
   const faultsSeen = { down: 0, slow: 0, flaky: 0 };
   let kills = 0;
+  // The buyers' webhook receiver, which goes away now and then and comes back on the same port.
+  const receiver = await startWebhookReceiver();
   try {
     const call = apiWithRetries(app);
     const admin = await registerWithRetries(app, "chaos-admin");
@@ -97,6 +107,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const treasuryStart = await app.balanceOf(app.treasury as Address);
     const buyers = [];
     for (let i = 0; i < concurrency; i++) buyers.push(await registerWithRetries(app, `chaos-buyer-${i}`, true));
+    for (const b of buyers) {
+      const hook = await call("POST", `/agents/${b.agentId}/webhooks`, { key: b.apiKey, body: { url: `${receiver.url}/${b.agentId}` } });
+      if (hook.status !== 201) throw new Error(`webhook: ${hook.status} ${JSON.stringify(hook.body)}`);
+    }
     // Every buyer holds what all its deposits need before the run (one minter, no nonce races).
     for (const b of buyers) await app.mintUsdc(b.wallet!, String(10 * Math.ceil(options.jobs / concurrency + 1)));
     const buyerStart = new Map<Address, bigint>();
@@ -132,6 +146,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await app.restart();
       }
     })();
+    const receiverChaos = (async () => {
+      while (!done) {
+        await sleep(3_000 + random() * 5_000);
+        if (done) break;
+        await receiver.down();
+        await sleep(1_000 + random() * 5_000);
+        await receiver.up();
+      }
+    })();
     const chainChaos = (async () => {
       while (!done) {
         await sleep(1_000 + random() * 3_000);
@@ -146,15 +169,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     await Promise.all(drivers);
     done = true;
-    await Promise.all([killer, chainChaos]);
+    await Promise.all([killer, chainChaos, receiverChaos]);
     app.chainFaults!.setFault("none");
+    await receiver.up();
     if (!app.appRunning) await app.restart();
     log(`jobs driven in ${Math.round((Date.now() - started) / 1000)} s; waiting for the money to settle`);
 
     const settleStarted = Date.now();
     await settle(app, expected, problems);
+    const webhooks = await settleWebhooks(app, receiver, problems);
     const settleSeconds = Math.round((Date.now() - settleStarted) / 1000);
     await checkMoney({ app, expected, problems, opsStart, treasuryStart, buyerStart });
+    // The books against the chain, as an admin would run them: no drift, no job in an unknown state.
+    const env = getEnv();
+    const chain = createChainClient({ rpcUrl: app.rpcUrl, chainId: env.CHAIN_ID, usdcAddress: app.usdcAddress, opsPrivateKey: app.opsKey });
+    const books = await reconcileBooks({ db: app.db, chain, settings: reconciliationSettings(env) });
+    for (const d of books.differences) problems.push(`reconciliation: ${d.kind}: ${d.detail}`);
+    for (const j of books.jobs.filter((job) => job.state === "stuck")) problems.push(`reconciliation: job ${j.jobId} is stuck: ${j.reasons.join("; ")}`);
 
     const totals = await app.db.transfer.groupBy({ by: ["kind"], where: { status: "success" }, _sum: { amount: true } });
     const sum = (kinds: string[]) => totals.filter((t) => kinds.includes(t.kind)).reduce((a, t) => a + (t._sum.amount ?? 0n), 0n);
@@ -166,12 +197,91 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       rpc: { ...app.chainFaults!.stats },
       durationSeconds: Math.round((Date.now() - started) / 1000),
       settleSeconds,
+      webhooks,
+      reconciliation: { drift: books.differences.length, jobStates: books.jobStates },
       money: { deposits: formatUsdc(expected.deposits), payouts: formatUsdc(sum(["payout"])), fees: formatUsdc(sum(["fee"])), refunds: formatUsdc(sum(["refund", "excess_refund"])) },
       problems,
     };
   } finally {
     await app.stop();
+    await receiver.close();
   }
+}
+
+interface WebhookReceiver {
+  url: string;
+  /** Deliveries received (by webhook-id: a retry of one already received is the same delivery). */
+  received: Set<string>;
+  outages: number;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A receiver on a fixed port that can be taken down (connections refused) and brought back. */
+async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const received = new Set<string>();
+  let port = 0;
+  let server: http.Server | undefined;
+  let outages = 0;
+  const listen = async () => {
+    const next = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const id = req.headers["webhook-id"];
+        if (typeof id === "string") received.add(id);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => next.listen(port, "127.0.0.1", resolve));
+    const address = next.address();
+    port = typeof address === "object" && address ? address.port : port;
+    server = next;
+  };
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    get outages() {
+      return outages;
+    },
+    async down() {
+      if (!server) return;
+      outages++;
+      await stop();
+    },
+    async up() {
+      if (!server) await listen();
+    },
+    close: stop,
+  };
+}
+
+/** Every delivery ends delivered, or failed for good with its reason; none is left pending. */
+async function settleWebhooks(app: TestApp, receiver: WebhookReceiver, problems: string[]) {
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const pending = await app.db.webhookDelivery.count({ where: { status: "pending" } });
+    if (pending === 0) break;
+    if (Date.now() > deadline) {
+      problems.push(`${pending} webhook deliveries still pending after 240 s`);
+      break;
+    }
+    await sleep(1_000);
+  }
+  const rows = await app.db.webhookDelivery.findMany({ select: { id: true, status: true, lastError: true } });
+  const delivered = rows.filter((r) => r.status === "delivered");
+  const failed = rows.filter((r) => r.status === "failed");
+  for (const d of delivered) if (!receiver.received.has(d.id)) problems.push(`webhook delivery ${d.id} is recorded delivered but never arrived`);
+  for (const f of failed) if (!f.lastError) problems.push(`webhook delivery ${f.id} failed without a reason`);
+  return { deliveries: rows.length, delivered: delivered.length, failed: failed.length, receiverOutages: receiver.outages, received: receiver.received.size };
 }
 
 type Api = ReturnType<typeof apiWithRetries>;
