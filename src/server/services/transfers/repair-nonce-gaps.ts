@@ -32,13 +32,16 @@ export interface NonceRepair {
  *   transfer has been sent again and must not be paid twice.
  */
 export async function repairNonceGaps({ db, chain }: { db: Db; chain: ChainClient }): Promise<NonceRepair> {
-  const minedNonce = await chain.getMinedNonce();
   const plan = await db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${NONCE_LOCK_KEY})`;
+    // The records first, the chain after: the chain's count only grows, so a transfer mined and
+    // recorded final while this runs is counted as executed, never mistaken for one the chain lost.
+    const floor = await chain.getMinedNonce();
+    const limit = floor + MAX_NONCES_PER_RUN;
+    const transfers = await tx.transfer.findMany({ where: { nonce: { gte: floor, lt: limit } }, orderBy: { nonce: "asc" } });
+    const fillers = await tx.nonceFiller.findMany({ where: { nonce: { gte: floor, lt: limit } }, orderBy: { nonce: "asc" } });
+    const minedNonce = await chain.getMinedNonce();
     await tx.nonceFiller.updateMany({ where: { nonce: { lt: minedNonce }, confirmedAt: null }, data: { confirmedAt: new Date() } });
-    const limit = minedNonce + MAX_NONCES_PER_RUN;
-    const transfers = await tx.transfer.findMany({ where: { nonce: { gte: minedNonce, lt: limit } }, orderBy: { nonce: "asc" } });
-    const fillers = await tx.nonceFiller.findMany({ where: { nonce: { gte: minedNonce, lt: limit } }, orderBy: { nonce: "asc" } });
     const highest = Math.max(-1, ...transfers.map((t) => t.nonce!), ...fillers.map((f) => f.nonce));
     const byNonce = new Map<number, { transfer?: TransferRow; filler?: (typeof fillers)[number] }>();
     for (const t of transfers) byNonce.set(t.nonce!, { transfer: t });
@@ -65,7 +68,7 @@ export async function repairNonceGaps({ db, chain }: { db: Db; chain: ChainClien
         filled.push(nonce);
       }
     }
-    return { steps, filled };
+    return { steps, filled, minedNonce };
   });
 
   const rebroadcast: string[] = [];
@@ -85,7 +88,7 @@ export async function repairNonceGaps({ db, chain }: { db: Db; chain: ChainClien
     }
   }
   if (plan.filled.length > 0) log.warn("filled nonce gaps of the operations wallet", { nonces: plan.filled });
-  return { minedNonce, rebroadcast, filled: plan.filled };
+  return { minedNonce: plan.minedNonce, rebroadcast, filled: plan.filled };
 }
 
 async function broadcastFiller(db: Db, chain: ChainClient, filler: { nonce: number; signedTx: string }): Promise<void> {
