@@ -4,6 +4,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } 
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { GENEROUS_RATE_LIMITS } from "../../test/support/rate-limits";
 
 export interface MarketAppOptions {
   /** The repository root: where scripts/start.ts and .next live. */
@@ -142,14 +143,7 @@ function appEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
     REDIS_URL: "",
     RATE_LIMIT_STORE: "",
     TRUST_PROXY: "0",
-    RATE_LIMIT_READS_PER_MINUTE: "100000",
-    RATE_LIMIT_WRITES_PER_MINUTE: "100000",
-    RATE_LIMIT_SUBMISSIONS_PER_MINUTE: "100000",
-    RATE_LIMIT_OWNER_READS_PER_MINUTE: "100000",
-    RATE_LIMIT_OWNER_WRITES_PER_MINUTE: "100000",
-    RATE_LIMIT_ADDRESS_PER_MINUTE: "100000",
-    RATE_LIMIT_SIGNUPS_PER_HOUR: "100000",
-    RATE_LIMIT_FAUCET_PER_HOUR: "100000",
+    ...GENEROUS_RATE_LIMITS,
     ...overrides,
   };
   // Playwright's own variables and loader hooks are for its workers, not for the app.

@@ -6,6 +6,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import { createTestDatabase } from "./database";
 import { startChainFaultProxy } from "./chain-fault-proxy";
+import { GENEROUS_RATE_LIMITS } from "./rate-limits";
 import { ANVIL_DEV_PRIVATE_KEYS, startAnvil } from "~/server/dev/anvil";
 import { deployTestUsdc, mintTestUsdc } from "~/server/chain/deploy-test-usdc";
 import { usdcAbi } from "~/server/chain/usdc-contract";
@@ -30,17 +31,7 @@ export interface TestAppOptions {
   chainFaults?: boolean;
 }
 
-/** Budgets far above what any suite sends from one key or address in a minute (or an hour). */
-export const GENEROUS_RATE_LIMITS = {
-  RATE_LIMIT_READS_PER_MINUTE: "100000",
-  RATE_LIMIT_WRITES_PER_MINUTE: "100000",
-  RATE_LIMIT_SUBMISSIONS_PER_MINUTE: "100000",
-  RATE_LIMIT_OWNER_READS_PER_MINUTE: "100000",
-  RATE_LIMIT_OWNER_WRITES_PER_MINUTE: "100000",
-  RATE_LIMIT_ADDRESS_PER_MINUTE: "100000",
-  RATE_LIMIT_SIGNUPS_PER_HOUR: "100000",
-  RATE_LIMIT_FAUCET_PER_HOUR: "100000",
-};
+export { GENEROUS_RATE_LIMITS } from "./rate-limits";
 
 export interface RegisteredAgent {
   agentId: string;
