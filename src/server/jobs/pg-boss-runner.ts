@@ -94,7 +94,9 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
         setDispatcher(undefined);
         setRunnerActive(false);
         globalForRunner.__agentMarketPgBoss = undefined;
-        await boss.stop({ graceful: true, wait: true, timeout: 5_000 });
+        // In-flight work (a payout waiting for its receipt, a sweep) may finish first; past 15 s it is
+        // abandoned to the next start, whose sweep picks it up.
+        await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
       },
     };
   })();
