@@ -23,9 +23,15 @@ export function isLogLevelEnabled(level: Level): boolean {
 
 function write(level: Level, msg: string, fields: Record<string, unknown>): void {
   if (ORDER[level] < threshold()) return;
-  // The line's own fields win over the context's (e.g. a sweep naming each job it refunds).
-  const entry = { time: new Date().toISOString(), level, msg: redactText(msg), ...(redactValue({ ...currentLogContext(), ...fields }) as object) };
-  const line = `${JSON.stringify(entry)}\n`;
+  const time = new Date().toISOString();
+  let line: string;
+  try {
+    // The line's own fields win over the context's (e.g. a sweep naming each job it refunds).
+    line = `${JSON.stringify({ time, level, msg: redactText(msg), ...(redactValue({ ...currentLogContext(), ...fields }) as object) })}\n`;
+  } catch (err) {
+    // Logging never throws into the code that logs (an access line is written from an event handler).
+    line = `${JSON.stringify({ time, level, msg: redactText(msg), logError: redactText(String(err)) })}\n`;
+  }
   if (level === "error" || level === "warn") process.stderr.write(line);
   else process.stdout.write(line);
 }

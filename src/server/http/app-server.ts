@@ -93,6 +93,9 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
     // client's X-Request-Id when it is a plain token) and ends with one access line.
     const requestId = acceptRequestId(req.headers["x-request-id"]);
     const startedAt = performance.now();
+    // Read now: by the time the response closes, the socket may be gone from the request.
+    const peerAddress = req.socket.remoteAddress;
+    const forwardedFor = (req.headers["x-forwarded-for"] as string | undefined) ?? null;
     return withFreshLogContext({ requestId }, () => {
       const context = currentLogContext()!;
       res.once("close", () =>
@@ -102,8 +105,8 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
             url: req.url ?? "/",
             status: res.statusCode,
             startedAt,
-            peerAddress: req.socket.remoteAddress,
-            forwardedFor: (req.headers["x-forwarded-for"] as string | undefined) ?? null,
+            peerAddress,
+            forwardedFor,
             aborted: !res.writableFinished,
           }),
         ),
