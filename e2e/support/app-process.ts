@@ -4,6 +4,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } 
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { embeddedDatabaseUrl } from "../../src/server/dev/embedded-postgres";
 
 export interface MarketAppOptions {
   /** The repository root: where scripts/start.ts and .next live. */
@@ -18,6 +19,8 @@ export interface RunningMarketApp {
   baseUrl: string;
   dataDir: string;
   logFile: string;
+  /** The app's embedded Postgres, for tests that act as an operator on the server would. */
+  databaseUrl: string;
   /** Also the id of the process group of the app, embedded Postgres and anvil. */
   pid: number;
   /** Stops the whole process group; resolves with the processes that would not die. */
@@ -93,7 +96,7 @@ export async function startMarketApp(options: MarketAppOptions): Promise<Running
     await stop();
     throw error;
   }
-  return { baseUrl, dataDir, logFile, pid, stop };
+  return { baseUrl, dataDir, logFile, databaseUrl: embeddedDatabaseUrl(postgresPort!), pid, stop };
 }
 
 /**

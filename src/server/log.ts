@@ -27,7 +27,7 @@ function write(level: Level, msg: string, fields: Record<string, unknown>): void
   let line: string;
   try {
     // The line's own fields win over the context's (e.g. a sweep naming each job it refunds).
-    line = `${JSON.stringify({ time, level, msg: redactText(msg), ...(redactValue({ ...currentLogContext(), ...fields }) as object) })}\n`;
+    line = `${JSON.stringify(redactValue({ time, level, msg, ...currentLogContext(), ...fields }))}\n`;
   } catch (err) {
     // Logging never throws into the code that logs (an access line is written from an event handler).
     line = `${JSON.stringify({ time, level, msg: redactText(msg), logError: redactText(String(err)) })}\n`;
