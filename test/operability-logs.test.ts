@@ -56,9 +56,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  output?.stop();
   await app?.stop();
   await rpc?.close();
+  output?.stop();
 });
 
 async function ownerSession(email: string, password: string): Promise<string> {
@@ -181,6 +181,39 @@ describe("request ids in background work", () => {
     // The fee goes out the same way.
     const fee = await app.db.transfer.findFirstOrThrow({ where: { jobId: taskId, kind: "fee" } });
     expect(await app.waitFor("the fee's broadcast line", async () => output.lines().find((l) => l.msg === "transfer broadcast" && l.transferId === fee.id), 30_000)).toMatchObject({ requestId: verdictId, jobId: taskId });
+  });
+
+  it("travels beside the payload through the jobs client and is restored by the Inngest runner too", async () => {
+    const { InngestTestEngine } = await import("@inngest/test");
+    const { toInngestFunction } = await import("~/server/jobs/inngest");
+    const { sendTransferFunction } = await import("~/server/jobs/functions/send-transfer");
+    const { setDispatcher } = await import("~/server/jobs/client");
+    const buyer = await app.registerAgent("log-inngest-buyer", { wallet: true });
+    const worker = await app.registerAgent("log-inngest-worker", { wallet: true });
+    const taskId = await createFundedJob(app, buyer, "4");
+    await app.api("POST", `/jobs/${taskId}/claim`, { key: worker.apiKey });
+    const sub = await app.api("POST", `/jobs/${taskId}/submit`, { key: worker.apiKey, body: { content: "the summary" } });
+    // No pg-boss: what the verdict queues is caught as Inngest would receive it.
+    const restart = await app.stopRunner();
+    const sent: { name: string; payload: Record<string, unknown> }[] = [];
+    setDispatcher({ send: async (name, payload) => void sent.push({ name, payload: payload as Record<string, unknown> }) });
+    try {
+      const verdictId = `inngest-verdict-${randomBytes(4).toString("hex")}`;
+      const verdict = await app.api("POST", `/submissions/${sub.body.submission_id}/verdict`, { key: buyer.apiKey, body: { passed: true, reason: "good" }, headers: { "X-Request-Id": verdictId } });
+      expect(verdict.status).toBe(200);
+      const payout = await app.db.transfer.findFirstOrThrow({ where: { jobId: taskId, kind: "payout" } });
+      const queued = sent.find((s) => s.name === "payouts/send-transfer" && s.payload.transferId === payout.id);
+      // Beside the payload, not in it.
+      expect(queued?.payload).toEqual({ transferId: payout.id, _context: { requestId: verdictId } });
+
+      const run = await new InngestTestEngine({ function: toInngestFunction(sendTransferFunction as never), events: [{ name: queued!.name, data: queued!.payload }] }).execute();
+      expect(run.error).toBeUndefined();
+      const broadcast = await app.waitFor("the Inngest run's broadcast line", async () => output.lines().find((l) => l.msg === "transfer broadcast" && l.transferId === payout.id));
+      expect(broadcast).toMatchObject({ requestId: verdictId, fn: "sendTransfer", jobId: taskId, attempt: 1 });
+      expect(typeof broadcast.workId).toBe("string");
+    } finally {
+      await restart();
+    }
   });
 });
 

@@ -97,6 +97,7 @@ export function splitWorkData(data: unknown): { payload: Record<string, unknown>
 /** Enqueue without failing the caller: the sweep is the safety net. */
 export function enqueueSafely<K extends BackgroundFunctionKey>(key: K, payload: BackgroundPayload<K>, opts?: EnqueueOptions): Promise<void> {
   return enqueue(key, payload, opts).catch((err: unknown) => {
-    log.warn("enqueue failed; the sweep will retry", { fn: key, error: String(err) });
+    // `fn` is the running work's (from the log context); this names the one that was not queued.
+    log.warn("enqueue failed; the sweep will retry", { enqueuing: key, error: String(err) });
   });
 }

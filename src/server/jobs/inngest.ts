@@ -16,11 +16,13 @@ export function toInngestFunction(fn: BackgroundFunctionDefinition) {
     { id: spec.name.replaceAll("/", "-"), retries: Math.min(fn.maxAttempts - 1, 20) as 0, triggers: [trigger] },
     async ({ event, step, attempt, runId }) => {
       // The request id the work was queued under travels in the event's data beside the payload.
+      // Step bodies too: the SDK may run them from its own executor, outside the handler's call.
       const { payload, context } = splitWorkData(event.data);
-      return withFreshLogContext({ ...context, fn: fn.key, workId: runId, attempt: attempt + 1 }, () =>
+      const logContext = { ...context, fn: fn.key, workId: runId, attempt: attempt + 1 };
+      return withFreshLogContext(logContext, () =>
         fn.handler({
           payload: spec.payload.parse(payload) as never,
-          step: { run: (name, body) => step.run(name, body) as never },
+          step: { run: (name, body) => step.run(name, () => withFreshLogContext(logContext, body)) as never },
           attempt: attempt + 1,
           maxAttempts: fn.maxAttempts,
         }),
