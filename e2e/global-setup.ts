@@ -6,7 +6,7 @@ import path from "node:path";
 import type { FullConfig } from "@playwright/test";
 import { createE2eAdmin } from "./support/admin";
 import { ensureFreshBuild, startMarketApp } from "./support/app-process";
-import { BASE_URL_VARIABLE } from "./support/app-url";
+import { BASE_URL_VARIABLE, DATABASE_URL_VARIABLE } from "./support/app-url";
 import { FAKE_MODEL_ID, startFakeJudge } from "./support/fake-judge";
 
 export default async function globalSetup(config: FullConfig): Promise<() => Promise<void>> {
@@ -30,6 +30,7 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     throw error;
   }
   process.env[BASE_URL_VARIABLE] = app.baseUrl;
+  process.env[DATABASE_URL_VARIABLE] = app.databaseUrl;
   console.log(`[e2e] app ready at ${app.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)} s (data ${path.relative(rootDir, app.dataDir)}, log ${path.relative(rootDir, app.logFile)})`);
 
   const runningApp = app;

@@ -51,6 +51,10 @@ const ZEnv = z
     // An outgoing transfer not final after this long is reported stuck (/health, solvency); one
     // still unmined at the head of the operations wallet's queue is re-priced.
     TRANSFER_STUCK_AFTER_SECONDS: intFromString(300, { min: 5, max: 86_400 }),
+    // /health is degraded while more than this many transfers are stuck (see above), or more than
+    // this many dead letters (background work that used all its attempts) wait for an admin.
+    HEALTH_STUCK_TRANSFER_THRESHOLD: intFromString(0, { min: 0, max: 1_000_000 }),
+    HEALTH_DEAD_LETTER_THRESHOLD: intFromString(0, { min: 0, max: 1_000_000 }),
     // A transfer the chain reverted is sent again automatically this many times, after 1, 5, 30,
     // 120 and 360 × TRANSFER_RETRY_BASE_SECONDS; then it waits for an admin.
     TRANSFER_AUTO_RETRIES: intFromString(5, { min: 0, max: 20 }),

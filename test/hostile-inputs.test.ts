@@ -382,6 +382,8 @@ const fixture = {
     webhook_id: () => liveWebhookId(),
     delivery_id: () => liveDeliveryId(),
     dispute_id: () => openDisputeId(),
+    // A well-formed id that names no dead letter (404): hostile variants must still not be 5xx.
+    dead_letter_id: () => crypto.randomUUID(),
   } as Record<string, () => string | Promise<string>>,
 
   operations: {
@@ -437,6 +439,9 @@ const fixture = {
     "GET /admin/reconciliation": { credential: asAdmin },
     "GET /admin/reconciliation/runs": { credential: asAdmin },
     "POST /admin/reconciliation/runs": { credential: asAdmin },
+    "GET /admin/dead-letters": { credential: asAdmin },
+    "POST /admin/dead-letters/{dead_letter_id}/requeue": { credential: asAdmin },
+    "POST /admin/dead-letters/{dead_letter_id}/discard": { credential: asAdmin },
     "POST /agents/{agent_id}/webhooks": { credential: asBuyer, body: () => ({ url: "http://127.0.0.1:9/hook" }) },
   } as Record<string, OperationSetup>,
 

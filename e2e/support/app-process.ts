@@ -4,6 +4,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } 
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { embeddedDatabaseUrl } from "../../src/server/dev/embedded-postgres";
 import { GENEROUS_RATE_LIMITS } from "../../test/support/rate-limits";
 
 export interface MarketAppOptions {
@@ -19,6 +20,8 @@ export interface RunningMarketApp {
   baseUrl: string;
   dataDir: string;
   logFile: string;
+  /** The app's embedded Postgres, for tests that act as an operator on the server would. */
+  databaseUrl: string;
   /** Also the id of the process group of the app, embedded Postgres and anvil. */
   pid: number;
   /** Stops the whole process group; resolves with the processes that would not die. */
@@ -94,7 +97,7 @@ export async function startMarketApp(options: MarketAppOptions): Promise<Running
     await stop();
     throw error;
   }
-  return { baseUrl, dataDir, logFile, pid, stop };
+  return { baseUrl, dataDir, logFile, databaseUrl: embeddedDatabaseUrl(postgresPort!), pid, stop };
 }
 
 /**

@@ -1,11 +1,27 @@
 // An admin signs in to the console and works the money side: reads the operations wallet's
 // solvency, decides a buyer's dispute, and re-sends a payout that was skipped for a missing
 // wallet once the worker has added one.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import PgBoss from "pg-boss";
+import type { Page } from "@playwright/test";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { E2E_ADMIN_EMAIL, E2E_ADMIN_PASSWORD } from "../support/admin";
+import { appDatabaseUrl } from "../support/app-url";
 import { expect, test } from "../support/fixtures";
 import { expectStatus, uniqueSuffix, unixSecondsFromNow } from "../support/market";
 import { PASSING_MARKER } from "../support/fake-judge";
+
+/** The admin account was signed up and made admin with `npm run admin -- grant-owner` by global-setup.ts. */
+async function signInAsAdmin(page: Page) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(E2E_ADMIN_EMAIL);
+  await page.getByLabel("Password").fill(E2E_ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/my-agents$/);
+  await page.getByRole("link", { name: /Admin: wallet, disputes and payouts/ }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+}
 
 test("an admin reads solvency, resolves a dispute and retries a skipped payout from /admin", async ({ page, market, request }) => {
   // A resolved job whose winner had no wallet: its payout was skipped. The buyer disputes it.
@@ -24,14 +40,7 @@ test("an admin reads solvency, resolves a dispute and retries a skipped payout f
     "file dispute",
   );
 
-  // The admin account was signed up and made admin with `npm run admin -- grant-owner` by global-setup.ts.
-  await page.goto("/sign-in");
-  await page.getByLabel("Email").fill(E2E_ADMIN_EMAIL);
-  await page.getByLabel("Password").fill(E2E_ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/my-agents$/);
-  await page.getByRole("link", { name: /Admin: wallet, disputes and payouts/ }).click();
-  await expect(page).toHaveURL(/\/admin$/);
+  await signInAsAdmin(page);
 
   const solvency = page.getByTestId("solvency");
   await expect(solvency.getByTestId("usdc-balance")).toHaveText(/^\d+(\.\d+)?$/);
@@ -65,4 +74,49 @@ test("an admin reads solvency, resolves a dispute and retries a skipped payout f
   await page.getByRole("button", { name: "Retry payouts" }).click();
   await expect(page.getByTestId("retry-result")).toContainText("Payout status: success", { timeout: 30_000 });
   expect((await market.getJob(job.task_id)).payout_status).toBe("success");
+});
+
+test("an admin sees background work that gave up, requeues it and discards it from /admin", async ({ page }, testInfo) => {
+  // Work that fails every attempt, made the way the app would queue it: a transfer to send that
+  // does not exist. Queued with no retry, so the app's runner gives up on it at once.
+  const transferId = randomUUID();
+  const boss = new PgBoss({ connectionString: appDatabaseUrl(), schema: "pgboss", supervise: false, schedule: false, migrate: false });
+  await boss.start();
+  const db = new pg.Client({ connectionString: appDatabaseUrl() });
+  await db.connect();
+  try {
+    const id = await boss.send("payouts.send-transfer", { transferId }, { singletonKey: transferId, retryLimit: 0 });
+    const state = async () => (await db.query<{ state: string }>("SELECT state::text AS state FROM pgboss.job WHERE id = $1", [id])).rows[0]?.state;
+    await expect.poll(state, { timeout: 30_000 }).toBe("failed");
+
+    await signInAsAdmin(page);
+    const section = page.getByTestId("dead-letters");
+    const item = section.getByTestId("dead-letter").filter({ hasText: transferId });
+    await expect(item).toContainText("Send a transfer");
+    await expect(item).toContainText("1 attempt");
+    await expect(item).toContainText(`transfer ${transferId} not found`);
+    await page.screenshot({ path: testInfo.outputPath("admin-dead-letters-1280.png"), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await section.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: testInfo.outputPath("admin-dead-letters-390.png"), fullPage: true });
+    await section.screenshot({ path: testInfo.outputPath("admin-dead-letters-section-390.png") });
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    // Requeued, it runs again at once; still failing, it comes back.
+    await item.getByRole("button", { name: "Requeue" }).click();
+    await expect(section.getByRole("status")).toContainText(`Requeued Send a transfer (${id!.slice(0, 8)})`);
+    await expect.poll(state, { timeout: 30_000 }).toBe("failed");
+    await expect(async () => {
+      await page.reload();
+      await expect(item).toHaveCount(1, { timeout: 2_000 });
+    }).toPass({ timeout: 30_000 });
+
+    // Discarded, it leaves the list for good.
+    await item.getByRole("button", { name: "Discard" }).click();
+    await expect(item).toHaveCount(0);
+    expect(await state()).toBeUndefined();
+  } finally {
+    await db.end();
+    await boss.stop({ graceful: false, wait: true });
+  }
 });

@@ -210,6 +210,84 @@ function OverdueReviews() {
   );
 }
 
+const FUNCTION_LABELS: Record<string, string> = {
+  evaluateSubmission: "Judge a delivery",
+  sendTransfer: "Send a transfer",
+  dispatchWebhooks: "Publish job events",
+  deliverWebhook: "Deliver a webhook",
+  sweep: "Sweep",
+  reconcile: "Reconcile books",
+};
+
+/** Background work that used all its attempts (GET /admin/dead-letters): run it again, or let it go. */
+function DeadLetters() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const list = useQuery({ ...trpc.admin.deadLetters.queryOptions({ limit: 50, offset: 0 }), refetchInterval: 15_000 });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.deadLetters.queryKey() });
+  const requeue = useMutation(trpc.admin.requeueDeadLetter.mutationOptions({ onSettled: refresh }));
+  const discard = useMutation(trpc.admin.discardDeadLetter.mutationOptions({ onSettled: refresh }));
+  const busy = requeue.isPending || discard.isPending;
+  return (
+    <section data-testid="dead-letters" className="space-y-3 rounded-lg bg-white p-4 ring-1 ring-slate-200">
+      <h2 className="font-semibold">Dead letters{list.data && list.data.runner === "pg-boss" ? ` (${list.data.total})` : ""}</h2>
+      <p className="text-sm text-slate-600">
+        Background work that failed every attempt. Fix the cause, then requeue it: each kind of work is safe to run again (a transfer re-sends its stored bytes, never a second payment).
+        Discard what was done another way. Over <code className="text-xs">HEALTH_DEAD_LETTER_THRESHOLD</code> of them, <code className="text-xs">/health</code> is degraded.
+      </p>
+      {list.error && <ErrorNote>{list.error.message}</ErrorNote>}
+      {(requeue.error ?? discard.error) && <ErrorNote>{(requeue.error ?? discard.error)!.message}</ErrorNote>}
+      {requeue.data && !requeue.isPending && (
+        <p role="status" className="rounded-md bg-emerald-50 p-3 text-sm text-emerald-900 ring-1 ring-emerald-200">
+          Requeued {FUNCTION_LABELS[requeue.data.function ?? ""] ?? requeue.data.queue} ({requeue.data.dead_letter_id.slice(0, 8)}): it runs again now.
+        </p>
+      )}
+      {list.data?.note && <p className="rounded-md bg-slate-50 p-3 text-sm text-slate-700">{list.data.note}</p>}
+      {list.data && list.data.runner === "pg-boss" && list.data.dead_letters.length === 0 && <p className="text-sm text-slate-500">None: every piece of background work finished or is still being tried.</p>}
+      {list.data && list.data.dead_letters.length > 0 && (
+        <ul className="divide-y divide-slate-100 text-sm">
+          {list.data.dead_letters.map((d) => (
+            <li key={d.dead_letter_id} data-testid="dead-letter" className="space-y-1 py-2">
+              <div className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
+                <span className="rounded bg-rose-50 px-2 py-0.5 text-xs font-medium text-rose-800">{FUNCTION_LABELS[d.function ?? ""] ?? d.queue}</span>
+                <span className="text-slate-600">
+                  {d.attempts} attempt{d.attempts === 1 ? "" : "s"}
+                  {d.failed_at && (
+                    <>
+                      , last <time dateTime={d.failed_at}>{new Date(d.failed_at).toLocaleString()}</time>
+                    </>
+                  )}
+                </span>
+                <span className="break-all font-mono text-xs text-slate-500">
+                  {Object.entries(d.payload)
+                    .map(([k, v]) => `${k} ${String(v)}`)
+                    .join(" · ")}
+                </span>
+              </div>
+              {d.error && <p className="break-words text-xs text-slate-600">{d.error}</p>}
+              <div className="flex flex-wrap items-center gap-3">
+                <button type="button" disabled={busy} className={buttonClass} onClick={() => requeue.mutate({ dead_letter_id: d.dead_letter_id })}>
+                  Requeue
+                </button>
+                <button
+                  type="button"
+                  disabled={busy}
+                  className="rounded-md px-3 py-2 text-sm font-medium text-slate-700 ring-1 ring-slate-300 hover:bg-slate-50 disabled:opacity-50"
+                  onClick={() => discard.mutate({ dead_letter_id: d.dead_letter_id })}
+                >
+                  Discard
+                </button>
+                {d.request_id && <span className="break-all font-mono text-xs text-slate-500">request {d.request_id}</span>}
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+      {list.data && list.data.total > list.data.dead_letters.length && <p className="text-xs text-slate-500">{list.data.total - list.data.dead_letters.length} more not shown.</p>}
+    </section>
+  );
+}
+
 function PayoutRetry() {
   const trpc = useTRPC();
   const retry = useMutation(trpc.admin.retryPayout.mutationOptions());
@@ -262,11 +340,12 @@ export function AdminConsole() {
     <div className="space-y-6">
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">Admin</h1>
-        <p className="text-sm text-slate-600">The operations wallet, disputes waiting for a decision, overdue reviews, and payouts that got stuck.</p>
+        <p className="text-sm text-slate-600">The operations wallet, background work that gave up, disputes waiting for a decision, overdue reviews, and payouts that got stuck.</p>
       </div>
       <ReconciliationBanner />
       <Solvency />
       <TransfersNeedingAttention />
+      <DeadLetters />
       <Disputes />
       <OverdueReviews />
       <PayoutRetry />

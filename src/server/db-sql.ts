@@ -2,6 +2,7 @@ import pg from "pg";
 import type { Prisma } from "~/generated/prisma/client";
 import { getEnv } from "~/env";
 import { log } from "~/server/log";
+import { outsideLogContext } from "~/server/log-context";
 import { closeAfterCommit, openAfterCommit } from "./after-commit";
 
 // A plain pg pool for the hottest paths: job lists and job pages (reads) and claims (a short
@@ -23,7 +24,7 @@ export function getSqlPool(): pg.Pool {
     const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DATABASE_SQL_POOL_SIZE, options: "-c TimeZone=UTC" });
     // An idle connection the server closes (a restart, a terminated backend) is dropped from the
     // pool and reported here; without a listener node-postgres would crash the process.
-    pool.on("error", (err) => log.warn("idle database connection lost", { error: String(err) }));
+    pool.on("error", (err) => outsideLogContext(() => log.warn("idle database connection lost", { error: String(err) })));
     globalForSql.__agentMarketSqlPool = pool;
   }
   return globalForSql.__agentMarketSqlPool;

@@ -10,6 +10,7 @@ import { budgetFor, type ApiKeyRateLimits, type RateLimitClass } from "~/server/
 import { clientAddressOf } from "~/server/rate-limit/client-address";
 import { RateLimitRecorder } from "~/server/rate-limit/headers";
 import { consumeBudget } from "~/server/rate-limit/limiter";
+import { addLogContext, withLogContext, type LogContext } from "~/server/log-context";
 
 export type Actor =
   | { kind: "agent"; agentId: string; apiKeyId: string; isAdmin: boolean; rateLimits: ApiKeyRateLimits }
@@ -44,6 +45,14 @@ function bearerToken(headers: Headers): string | null | undefined {
  * `rateLimits` collects the budgets the calls touch, for the door's response headers.
  */
 export async function createContext(opts: { headers: Headers; requestId?: string; peerAddress?: string; rateLimits?: RateLimitRecorder }): Promise<Context> {
+  const ctx = await resolveContext(opts);
+  // Every line logged for the request from here on (its access line too) says who acted.
+  const actor = ctx.actor;
+  addLogContext(actor.kind === "agent" ? { actor: "agent", agentId: actor.agentId } : actor.kind === "owner" ? { actor: "owner", ownerId: actor.ownerId } : { actor: "anonymous" });
+  return ctx;
+}
+
+async function resolveContext(opts: { headers: Headers; requestId?: string; peerAddress?: string; rateLimits?: RateLimitRecorder }): Promise<Context> {
   const env = getEnv();
   const db = getDb();
   const requestId = opts.requestId ?? crypto.randomUUID();
@@ -117,7 +126,7 @@ function refuse(error: AppError): never {
  * one error table. (One middleware rather than three: each level of tRPC's chain costs a few
  * object copies per call, and this runs on every request.)
  */
-const appErrorsAndCredentials = t.middleware(async ({ ctx, next, meta, type }) => {
+const appErrorsAndCredentials = t.middleware(async ({ ctx, next, meta, type, getRawInput }) => {
   const rateLimitClass = meta?.rateLimit ?? (type === "query" ? "read" : "write");
   const actor = ctx.authFailure ? ({ kind: "anonymous" } as const) : ctx.actor;
   const outcome = await consumeBudget(budgetFor({ env: ctx.env, actor, clientAddress: ctx.clientAddress, rateLimitClass }), ctx.env);
@@ -135,10 +144,25 @@ const appErrorsAndCredentials = t.middleware(async ({ ctx, next, meta, type }) =
     }
   }
   if (ctx.authFailure) refuse(new AppError("UNAUTHORIZED", ctx.authFailure));
-  const result = await next();
+  // The job or submission the call names labels every line it logs, in a context of its own (a
+  // tRPC batch may name several), and the request's access line (the last call's, in a batch).
+  const subject = subjectOf(await getRawInput().catch(() => undefined));
+  if (subject) addLogContext(subject);
+  const result = await (subject ? withLogContext(subject, () => next()) : next());
   if (!result.ok && result.error.cause instanceof AppError) refuse(result.error.cause);
   return result;
 });
+
+const LOGGED_ID = /^[0-9a-fA-F-]{36}$/;
+
+function subjectOf(input: unknown): LogContext | undefined {
+  if (!input || typeof input !== "object") return undefined;
+  const { task_id: jobId, submission_id: submissionId } = input as { task_id?: unknown; submission_id?: unknown };
+  const subject: LogContext = {};
+  if (typeof jobId === "string" && LOGGED_ID.test(jobId)) subject.jobId = jobId;
+  if (typeof submissionId === "string" && LOGGED_ID.test(submissionId)) subject.submissionId = submissionId;
+  return subject.jobId || subject.submissionId ? subject : undefined;
+}
 
 /**
  * tRPC validates inputs and outputs with a schema's parseAsync. In zod 4 that path skips the

@@ -340,6 +340,11 @@ async function readPostmasterPid(dataDir: string): Promise<{ pid: number; port: 
   return Number.isInteger(pid) && pid > 0 && Number.isInteger(port) && port > 0 ? { pid, port } : null;
 }
 
+/** The app database's URL on an embedded cluster listening on `port` (what `npm start` connects to). */
+export function embeddedDatabaseUrl(port: number): string {
+  return clusterUrl(port, APP_DATABASE);
+}
+
 function clusterUrl(port: number, database: string): string {
   return `postgresql://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/${database}`;
 }

@@ -4,6 +4,8 @@ import { getEnv } from "~/env";
 import { REST_PREFIX, serveRest, serveTrpc, TRPC_PREFIX, type RestResult } from "./handlers";
 import { API_SECURITY_HEADERS } from "./security-headers";
 import { createEventStreams, EVENT_STREAM_PATH } from "./event-stream";
+import { acceptRequestId, logAccess } from "./request-log";
+import { currentLogContext, withFreshLogContext } from "~/server/log-context";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -63,19 +65,17 @@ async function serveRestNode(req: IncomingMessage, res: ServerResponse): Promise
 export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } = {}): http.Server {
   const devMode = getEnv().devMode;
   const eventStreams = createEventStreams();
-  const server = http.createServer(async (req, res) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     // G23: every response, pages included, says when this is not a real deployment.
     if (devMode) res.setHeader("X-Dev-Mode", "true");
     // Every response, whoever writes it, starts with the restrictive headers; pages get their
     // own policy from src/proxy.ts, the API reference page from handlers.ts.
     for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) res.setHeader(name, value);
+    res.setHeader("X-Request-Id", requestId);
     try {
       const path = (req.url ?? "/").split("?")[0]!;
       // Server-sent events: a response that stays open, so not a procedure (event-stream.ts).
-      if (req.method === "GET" && path === `${REST_PREFIX}${EVENT_STREAM_PATH}`) {
-        const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
-        return await eventStreams.serve(req, res, requestId);
-      }
+      if (req.method === "GET" && path === `${REST_PREFIX}${EVENT_STREAM_PATH}`) return await eventStreams.serve(req, res, requestId);
       if (path === REST_PREFIX || path.startsWith(`${REST_PREFIX}/`)) return await serveRestNode(req, res);
       if (path.startsWith(`${TRPC_PREFIX}/`)) return await sendFetchResponse(res, await serveTrpc(await toFetchRequest(req), { peerAddress: req.socket.remoteAddress }));
       if (pageHandler) return await pageHandler(req, res);
@@ -87,6 +87,32 @@ export function createAppServer({ pageHandler }: { pageHandler?: NodeHandler } =
       if (!res.headersSent) res.writeHead(status, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "INTERNAL", message: status === 413 ? "Request body too large" : "Internal error", details: null } }));
     }
+  };
+  const server = http.createServer((req, res) => {
+    // Every request, pages included, runs in its own log context under one request id (the
+    // client's X-Request-Id when it is a plain token) and ends with one access line.
+    const requestId = acceptRequestId(req.headers["x-request-id"]);
+    const startedAt = performance.now();
+    // Read now: by the time the response closes, the socket may be gone from the request.
+    const peerAddress = req.socket.remoteAddress;
+    const forwardedFor = (req.headers["x-forwarded-for"] as string | undefined) ?? null;
+    return withFreshLogContext({ requestId }, () => {
+      const context = currentLogContext()!;
+      res.once("close", () =>
+        withFreshLogContext(context, () =>
+          logAccess({
+            method: req.method ?? "GET",
+            url: req.url ?? "/",
+            status: res.statusCode,
+            startedAt,
+            peerAddress,
+            forwardedFor,
+            aborted: !res.writableFinished,
+          }),
+        ),
+      );
+      return serve(req, res, requestId);
+    });
   });
   server.on("close", () => void eventStreams.close());
   return server;

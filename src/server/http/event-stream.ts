@@ -3,6 +3,7 @@ import pg from "pg";
 import { getEnv } from "~/env";
 import { getDb } from "~/server/db";
 import { log } from "~/server/log";
+import { outsideLogContext } from "~/server/log-context";
 import { AppError, toAppError } from "~/server/errors";
 import { createContext } from "~/server/api/trpc";
 import { ZFeedCursor } from "~/server/api/routers/events";
@@ -151,7 +152,8 @@ class PublishedEventsListener {
 
   subscribe(subscriber: () => void): () => void {
     this.subscribers.add(subscriber);
-    if (!this.client && !this.connecting && !this.reconnect && !this.stopped) this.connecting = this.connect().finally(() => (this.connecting = undefined));
+    // Outside the log context of the stream that happened to open it: the listener is shared.
+    if (!this.client && !this.connecting && !this.reconnect && !this.stopped) this.connecting = outsideLogContext(() => this.connect().finally(() => (this.connecting = undefined)));
     return () => this.subscribers.delete(subscriber);
   }
 

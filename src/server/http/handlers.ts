@@ -11,6 +11,7 @@ import { jsonInputProblem } from "~/server/input-bounds";
 import { RateLimitRecorder } from "~/server/rate-limit/headers";
 import { API_REFERENCE_CONTENT_SECURITY_POLICY, renderApiReference } from "./api-reference";
 import { API_SECURITY_HEADERS } from "./security-headers";
+import { requestIdFor, withRequestLog } from "./request-log";
 
 // Both doors (tRPC for the console, REST for agents) are plain fetch handlers over one router;
 // Next's route handlers and our Node server (src/server/http/app-server.ts) both call them.
@@ -132,7 +133,7 @@ function restRequest(method: string, url: string, headers: Headers, body: unknow
 
 /** The REST door: one error body for every failure, `{ error: { code, message, details } }`. */
 export async function serveRest(input: RestInput): Promise<RestResult> {
-  const requestId = input.headers.get("x-request-id") ?? crypto.randomUUID();
+  const requestId = requestIdFor(input.headers);
   const headers = commonHeaders(requestId);
   const path = input.pathAndQuery.split("?")[0] || "/";
   try {
@@ -180,16 +181,18 @@ export async function serveRest(input: RestInput): Promise<RestResult> {
 }
 
 /** The REST door as a fetch handler (Next's route handler, for deployments that run Next alone). */
-export async function handleRestRequest(request: Request): Promise<Response> {
-  const url = new URL(request.url);
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  const result = await serveRest({
-    method: request.method,
-    pathAndQuery: (url.pathname.slice(REST_PREFIX.length) || "/") + url.search,
-    headers: new Headers(request.headers),
-    body: hasBody ? await request.text() : undefined,
+export function handleRestRequest(request: Request): Promise<Response> {
+  return withRequestLog(request, async () => {
+    const url = new URL(request.url);
+    const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    const result = await serveRest({
+      method: request.method,
+      pathAndQuery: (url.pathname.slice(REST_PREFIX.length) || "/") + url.search,
+      headers: new Headers(request.headers),
+      body: hasBody ? await request.text() : undefined,
+    });
+    return new Response(result.body || null, { status: result.status, headers: result.headers });
   });
-  return new Response(result.body || null, { status: result.status, headers: result.headers });
 }
 
 /**
@@ -218,13 +221,13 @@ function trpcInputProblem(url: URL, body: string | undefined): AppError | undefi
 
 /** The tRPC door (Next's route handler; Next passes no socket address, see TRUST_PROXY). */
 export function handleTrpcRequest(request: Request): Promise<Response> {
-  return serveTrpc(request, {});
+  return withRequestLog(request, () => serveTrpc(request, {}));
 }
 
 /** The tRPC door. Every call of a batch is counted; the headers tell of every budget touched. */
 export async function serveTrpc(incoming: Request, { peerAddress }: { peerAddress?: string }): Promise<Response> {
   const rateLimits = new RateLimitRecorder();
-  const requestId = incoming.headers.get("x-request-id") ?? crypto.randomUUID();
+  const requestId = requestIdFor(incoming.headers);
   const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
   const body = hasBody ? await incoming.text() : undefined;
   const request = hasBody ? new Request(incoming.url, { method: incoming.method, headers: incoming.headers, body }) : incoming;

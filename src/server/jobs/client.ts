@@ -1,4 +1,5 @@
 import { log } from "~/server/log";
+import { currentLogContext, type LogContext } from "~/server/log-context";
 import { backgroundFunctions, type BackgroundFunctionKey, type BackgroundPayload } from "./catalog";
 
 /** Where enqueued work goes: pg-boss (default) or Inngest. Set by whichever runner started. */
@@ -57,12 +58,46 @@ export async function enqueue<K extends BackgroundFunctionKey>(
   const fn = backgroundFunctions[key];
   const parsed = fn.payload.parse(payload);
   const dispatcher = await getDispatcher();
-  await dispatcher.send(fn.name, parsed, opts);
+  await dispatcher.send(fn.name, withWorkContext(parsed), opts);
+}
+
+/**
+ * Beside the payload, under a key no payload schema declares, the queued work carries the id of
+ * the request that caused it; the runner restores it around the handler (splitWorkData), so the
+ * lines the work logs carry it too. Payload schemas are plain z.object: they drop unknown keys,
+ * so nothing that validates a payload sees it.
+ */
+export const WORK_CONTEXT_KEY = "_context";
+
+export interface WorkContext {
+  requestId?: string;
+}
+
+function withWorkContext(payload: object): object {
+  const requestId = currentLogContext()?.requestId;
+  return requestId ? { ...payload, [WORK_CONTEXT_KEY]: { requestId } satisfies WorkContext } : payload;
+}
+
+const PAYLOAD_IDS = ["submissionId", "transferId", "deliveryId"] as const;
+
+/**
+ * Queued data back into the payload, and the log context of its run: the request id it was
+ * queued under and the ids its payload names.
+ */
+export function splitWorkData(data: unknown): { payload: Record<string, unknown>; context: LogContext } {
+  if (!data || typeof data !== "object") return { payload: {}, context: {} };
+  const { [WORK_CONTEXT_KEY]: raw, ...payload } = data as Record<string, unknown>;
+  const context: LogContext = {};
+  const requestId = raw && typeof raw === "object" ? (raw as WorkContext).requestId : undefined;
+  if (typeof requestId === "string" && requestId.length <= 128) context.requestId = requestId;
+  for (const name of PAYLOAD_IDS) if (typeof payload[name] === "string") context[name] = payload[name];
+  return { payload, context };
 }
 
 /** Enqueue without failing the caller: the sweep is the safety net. */
 export function enqueueSafely<K extends BackgroundFunctionKey>(key: K, payload: BackgroundPayload<K>, opts?: EnqueueOptions): Promise<void> {
   return enqueue(key, payload, opts).catch((err: unknown) => {
-    log.warn("enqueue failed; the sweep will retry", { fn: key, error: String(err) });
+    // `fn` is the running work's (from the log context); this names the one that was not queued.
+    log.warn("enqueue failed; the sweep will retry", { enqueuing: key, error: String(err) });
   });
 }

@@ -1,6 +1,7 @@
 import { Inngest } from "inngest";
 import { backgroundFunctions } from "./catalog";
-import type { Dispatcher } from "./client";
+import { splitWorkData, type Dispatcher } from "./client";
+import { withFreshLogContext } from "~/server/log-context";
 import type { BackgroundFunctionDefinition } from "./define";
 import { allBackgroundFunctions } from "./functions";
 
@@ -13,13 +14,20 @@ export function toInngestFunction(fn: BackgroundFunctionDefinition) {
   const trigger = "cron" in spec ? { cron: spec.cron } : { event: spec.name };
   return inngest.createFunction(
     { id: spec.name.replaceAll("/", "-"), retries: Math.min(fn.maxAttempts - 1, 20) as 0, triggers: [trigger] },
-    async ({ event, step, attempt }) =>
-      fn.handler({
-        payload: spec.payload.parse(event.data ?? {}) as never,
-        step: { run: (name, body) => step.run(name, body) as never },
-        attempt: attempt + 1,
-        maxAttempts: fn.maxAttempts,
-      }),
+    async ({ event, step, attempt, runId }) => {
+      // The request id the work was queued under travels in the event's data beside the payload.
+      // Step bodies too: the SDK may run them from its own executor, outside the handler's call.
+      const { payload, context } = splitWorkData(event.data);
+      const logContext = { ...context, fn: fn.key, workId: runId, attempt: attempt + 1 };
+      return withFreshLogContext(logContext, () =>
+        fn.handler({
+          payload: spec.payload.parse(payload) as never,
+          step: { run: (name, body) => step.run(name, () => withFreshLogContext(logContext, body)) as never },
+          attempt: attempt + 1,
+          maxAttempts: fn.maxAttempts,
+        }),
+      );
+    },
   );
 }
 

@@ -2,12 +2,14 @@ import { log } from "~/server/log";
 import PgBoss from "pg-boss";
 import { getSqlPool } from "~/server/db-sql";
 import { backgroundFunctions } from "./catalog";
-import { setDispatcher, setRunnerActive, type Dispatcher } from "./client";
+import { setDispatcher, setRunnerActive, splitWorkData, type Dispatcher } from "./client";
 import { RetryableError, type BackgroundFunctionDefinition, type StepTools } from "./define";
 import { allBackgroundFunctions } from "./functions";
 import { sweepUnfinishedWork } from "./functions/sweep";
 import { releaseWorkLease, takeWorkLease } from "./work-leases";
 import { startProcessPresence } from "~/server/process-presence";
+import { outsideLogContext, withFreshLogContext } from "~/server/log-context";
+import { DEAD_LETTER_RETENTION_SECONDS } from "~/server/services/background/dead-letters";
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
 
@@ -50,11 +52,15 @@ function createSendOnlyDispatcher(boss: PgBoss, workerIds: Map<string, string[]>
  * With `workers: false` the process only enqueues (e.g. a second web instance).
  */
 export function startPgBossRunner({ databaseUrl, workers = true, schedule = true }: { databaseUrl: string; workers?: boolean; schedule?: boolean }): Promise<PgBossRunner> {
-  globalForRunner.__agentMarketPgBoss ??= (async () => {
+  // Outside any request's log context, though a request may be what starts it (route-dispatcher.ts):
+  // the runner's connections and timers outlive that request.
+  globalForRunner.__agentMarketPgBoss ??= outsideLogContext(async () => {
     // This process's sign of life for work leases (and idempotency keys in flight): open before
     // any worker takes a lease.
     const { instanceId } = await startProcessPresence(databaseUrl);
-    const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5 });
+    // Work that used all its attempts stays in pgboss.job as `failed` (a dead letter an admin can
+    // requeue) for DEAD_LETTER_RETENTION_SECONDS, then pg-boss archives it.
+    const boss = new PgBoss({ connectionString: databaseUrl, schema: "pgboss", max: 5, archiveFailedAfterSeconds: DEAD_LETTER_RETENTION_SECONDS });
     boss.on("error", (err) => log.error("pg-boss error", { error: String(err) }));
     await boss.start();
     const workerIds = new Map<string, string[]>();
@@ -99,7 +105,7 @@ export function startPgBossRunner({ databaseUrl, workers = true, schedule = true
         await boss.stop({ graceful: true, wait: true, timeout: 15_000 });
       },
     };
-  })();
+  });
   return globalForRunner.__agentMarketPgBoss;
 }
 
@@ -108,23 +114,45 @@ async function work(boss: PgBoss, queue: string, fn: BackgroundFunctionDefinitio
   return boss.work<object>(queue, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, async ([job]) => {
     if (!job) return;
     const attempt = job.retryCount + 1;
-    const leaseKey = `${queue}:${job.singletonKey ?? job.id}`;
-    if (runningHere.has(leaseKey)) return { skipped: "already running in this process" };
-    if (!(await takeWorkLease(getSqlPool(), leaseKey, instanceId))) return { skipped: "running in another live process" };
-    runningHere.add(leaseKey);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`attempt took longer than ${timeoutMs / 1_000} s; abandoned so the work can be retried`)), timeoutMs);
-      });
-      return await Promise.race([fn.handler({ payload: job.data as never, step: inlineSteps, attempt, maxAttempts: fn.maxAttempts }), timedOut]);
-    } catch (err) {
-      (err instanceof RetryableError ? log.info : log.error)("background function attempt failed", { fn: fn.key, jobId: job.id, attempt, error: String(err) });
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      runningHere.delete(leaseKey);
-      await releaseWorkLease(getSqlPool(), leaseKey, instanceId).catch((err) => log.warn("could not release a work lease", { leaseKey, error: String(err) }));
-    }
+    // Each run logs under the request id it was queued with, its function, run and attempt.
+    const { payload, context } = splitWorkData(job.data);
+    return withFreshLogContext({ ...context, fn: fn.key, workId: job.id, attempt }, () => runAttempt({ fn, queue, job, payload, attempt, timeoutMs, instanceId, runningHere }));
   });
+}
+
+interface Attempt {
+  fn: BackgroundFunctionDefinition;
+  queue: string;
+  job: PgBoss.JobWithMetadata<object>;
+  payload: Record<string, unknown>;
+  attempt: number;
+  timeoutMs: number;
+  instanceId: string;
+  runningHere: Set<string>;
+}
+
+async function runAttempt({ fn, queue, job, payload, attempt, timeoutMs, instanceId, runningHere }: Attempt) {
+  const leaseKey = `${queue}:${job.singletonKey ?? job.id}`;
+  if (runningHere.has(leaseKey)) return { skipped: "already running in this process" };
+  if (!(await takeWorkLease(getSqlPool(), leaseKey, instanceId))) return { skipped: "running in another live process" };
+  runningHere.add(leaseKey);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`attempt took longer than ${timeoutMs / 1_000} s; abandoned so the work can be retried`)), timeoutMs);
+    });
+    return await Promise.race([fn.handler({ payload: payload as never, step: inlineSteps, attempt, maxAttempts: fn.maxAttempts }), timedOut]);
+  } catch (err) {
+    if (job.retryCount >= job.retryLimit) {
+      // pg-boss marks it failed: a dead letter (services/background/dead-letters.ts).
+      log.error("background function failed for good; it waits in GET /admin/dead-letters", { error: String(err) });
+    } else {
+      (err instanceof RetryableError ? log.info : log.error)("background function attempt failed", { error: String(err) });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    runningHere.delete(leaseKey);
+    await releaseWorkLease(getSqlPool(), leaseKey, instanceId).catch((err) => log.warn("could not release a work lease", { leaseKey, error: String(err) }));
+  }
 }

@@ -15,18 +15,28 @@ export const UNKNOWN_ADDRESS = "unknown";
  * whole /64, so counting single IPv6 addresses would hand it 2^64 budgets.
  */
 export function clientAddressOf({ peer, forwardedFor, trustedProxies }: { peer: string | undefined; forwardedFor: string | null; trustedProxies: number }): string {
-  let address = peer;
-  if (trustedProxies > 0 && forwardedFor) {
-    const hops = [
-      ...forwardedFor
-        .split(",")
-        .map((entry) => entry.trim())
-        .filter(Boolean),
-      ...(peer ? [peer] : []),
-    ];
-    address = hops[Math.max(hops.length - 1 - trustedProxies, 0)];
-  }
+  const address = believedAddress({ peer, forwardedFor, trustedProxies });
   return address ? budgetAddress(address) ?? budgetAddress(peer ?? "") ?? UNKNOWN_ADDRESS : UNKNOWN_ADDRESS;
+}
+
+/** The same choice of address, whole (no /64), for the access log. */
+export function clientIpOf({ peer, forwardedFor, trustedProxies }: { peer: string | undefined; forwardedFor: string | null; trustedProxies: number }): string {
+  for (const candidate of [believedAddress({ peer, forwardedFor, trustedProxies }), peer]) {
+    if (candidate && ipaddr.isValid(candidate)) return ipaddr.process(candidate).toString();
+  }
+  return UNKNOWN_ADDRESS;
+}
+
+function believedAddress({ peer, forwardedFor, trustedProxies }: { peer: string | undefined; forwardedFor: string | null; trustedProxies: number }): string | undefined {
+  if (trustedProxies <= 0 || !forwardedFor) return peer;
+  const hops = [
+    ...forwardedFor
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+    ...(peer ? [peer] : []),
+  ];
+  return hops[Math.max(hops.length - 1 - trustedProxies, 0)];
 }
 
 function budgetAddress(text: string): string | undefined {

@@ -15,6 +15,8 @@ import { recordReconciliationRun } from "~/server/services/reconciliation/record
 import { actorLabel } from "~/server/services/agents/assert-manages-agent";
 import { setApiKeyRateLimits } from "~/server/services/agents/set-api-key-rate-limits";
 import { retryTransfers } from "~/server/services/transfers/retry-transfers";
+import { discardDeadLetter, listDeadLetters, requeueDeadLetter } from "~/server/services/background/dead-letters";
+import { BACKGROUND_FUNCTION_KEYS, ZDeadLetterDto, sampleDeadLetter, toDeadLetterDto } from "~/server/api/dto-dead-letters";
 
 const ZKeyLimit = z
   .number()
@@ -40,7 +42,67 @@ const ZOverdueReview = z.object({
   escalated_at: z.string().nullable().meta({ description: "when the sweep wrote the job's review_overdue event; null until its next run" }),
 });
 
+const ZDeadLetterId = z.object({ dead_letter_id: ZUuid.meta({ description: "the dead letter's id (dead_letter_id in the list)", example: sampleDeadLetter.dead_letter_id }) });
+
 export const adminRouter = router({
+  deadLetters: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/dead-letters",
+        tags: ["admin"],
+        summary: "Background work that used all its attempts, the most recent first (admins)",
+        description:
+          "pg-boss jobs in state failed, kept 14 days. Requeue one with POST /admin/dead-letters/{dead_letter_id}/requeue once its cause is fixed. Under Inngest the list is empty and `note` says where Inngest keeps its failed runs.",
+      },
+    })
+    .input(z.object({ function: z.enum(BACKGROUND_FUNCTION_KEYS).optional().meta({ description: "only this background function" }), ...ZPaging }))
+    .output(
+      z
+        .object({
+          runner: z.enum(["pg-boss", "inngest"]),
+          dead_letters: z.array(ZDeadLetterDto),
+          total: z.number().int(),
+          limit: z.number().int(),
+          offset: z.number().int(),
+          note: z.string().nullable().meta({ description: "set when this runner keeps no dead letters here" }),
+        })
+        .meta({ example: { runner: "pg-boss", dead_letters: [sampleDeadLetter], total: 1, limit: 50, offset: 0, note: null } }),
+    )
+    .query(async ({ ctx, input }) => {
+      const list = await listDeadLetters({ db: ctx.db, env: ctx.env, fn: input.function, limit: input.limit, offset: input.offset });
+      return { runner: list.runner, dead_letters: list.deadLetters.map(toDeadLetterDto), total: list.total, limit: input.limit, offset: input.offset, note: list.note };
+    }),
+
+  requeueDeadLetter: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/dead-letters/{dead_letter_id}/requeue",
+        tags: ["admin"],
+        summary: "Run a dead letter again, with all its attempts (admins)",
+        description:
+          "The same job goes back to its queue, due now. Safe at any time: every background function is idempotent and work leases keep two copies from running at once. 409 DEAD_LETTER_NOT_FAILED when it is no longer failed (already requeued).",
+      },
+    })
+    .input(ZDeadLetterId)
+    .output(ZDeadLetterDto)
+    .mutation(async ({ ctx, input }) => toDeadLetterDto(await requeueDeadLetter({ db: ctx.db, env: ctx.env, id: input.dead_letter_id }))),
+
+  discardDeadLetter: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/dead-letters/{dead_letter_id}/discard",
+        tags: ["admin"],
+        summary: "Take a dead letter off the list without running it (admins)",
+        description: "For work that was done another way or no longer matters: moved to pg-boss's archive (kept 7 days), no longer counted by /health.",
+      },
+    })
+    .input(ZDeadLetterId)
+    .output(ZDeadLetterDto)
+    .mutation(async ({ ctx, input }) => toDeadLetterDto(await discardDeadLetter({ db: ctx.db, env: ctx.env, id: input.dead_letter_id }))),
+
   transfers: adminProcedure
     .meta({
       openapi: {

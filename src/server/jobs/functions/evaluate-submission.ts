@@ -1,5 +1,6 @@
 import { getDb } from "~/server/db";
 import { getEnv } from "~/env";
+import { addLogContext } from "~/server/log-context";
 import { defineBackgroundFunction, RetryableError } from "~/server/jobs/define";
 import { evaluateSubmission, OracleTimeoutError, OracleUnavailableError } from "~/server/oracle/evaluate-submission";
 import type { OracleResult } from "~/server/oracle/types";
@@ -19,6 +20,7 @@ export const evaluateSubmissionFunction = defineBackgroundFunction({
     const env = getEnv();
     const submission = await step.run("load-submission", async () => {
       const row = await db.submission.findUnique({ where: { id: payload.submissionId }, include: { job: true } });
+      if (row) addLogContext({ jobId: row.jobId });
       if (!row || row.status !== "judging") return null;
       return {
         content: row.content,

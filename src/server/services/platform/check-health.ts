@@ -49,18 +49,26 @@ async function checkOracle(env: Env): Promise<Check> {
 }
 
 async function checkRunner(db: Db, env: Env): Promise<Check> {
-  if (env.inngestEnabled) return { ok: true, latency_ms: 0, detail: "inngest" };
+  if (env.inngestEnabled) return { ok: true, latency_ms: 0, detail: "inngest (its failed runs are in the Inngest dashboard, not counted here)" };
   return timed(async () => {
     // Ready to run (its retry delay over) but not picked up: the age of the oldest says whether
-    // the queue moves at all, whatever the number waiting.
+    // the queue moves at all, whatever the number waiting. Failed ones are the dead letters
+    // (services/background/dead-letters.ts lists the same rows).
     const [row] = await db.$queryRaw<{ waiting: bigint; failed: bigint; oldest_seconds: number | null }[]>`
       SELECT count(*) FILTER (WHERE state IN ('created', 'retry')) AS waiting,
              count(*) FILTER (WHERE state = 'failed') AS failed,
              EXTRACT(EPOCH FROM now() - MIN(start_after) FILTER (WHERE state IN ('created', 'retry') AND start_after <= now()))::float8 AS oldest_seconds
       FROM pgboss.job`;
     const oldest = row?.oldest_seconds === null || row?.oldest_seconds === undefined ? 0 : Math.round(row.oldest_seconds);
-    const detail = `pg-boss: ${row?.waiting ?? 0} waiting (oldest ready ${oldest} s ago), ${row?.failed ?? 0} failed${isRunnerActive() ? ", workers running in this process" : ""}`;
-    if (oldest > RUNNER_BACKLOG_LIMIT_SECONDS) throw new CheckFailed(`${detail}: nothing has been picked up for over ${RUNNER_BACKLOG_LIMIT_SECONDS} s`);
+    const deadLetters = Number(row?.failed ?? 0);
+    const detail = `pg-boss: ${row?.waiting ?? 0} waiting (oldest ready ${oldest} s ago), ${deadLetters} dead letters${isRunnerActive() ? ", workers running in this process" : ""}`;
+    const problems = [
+      ...(oldest > RUNNER_BACKLOG_LIMIT_SECONDS ? [`nothing has been picked up for over ${RUNNER_BACKLOG_LIMIT_SECONDS} s`] : []),
+      ...(deadLetters > env.HEALTH_DEAD_LETTER_THRESHOLD
+        ? [`${deadLetters} dead letters, over HEALTH_DEAD_LETTER_THRESHOLD (${env.HEALTH_DEAD_LETTER_THRESHOLD}): requeue or discard them (GET /admin/dead-letters)`]
+        : []),
+    ];
+    if (problems.length > 0) throw new CheckFailed(`${detail}: ${problems.join("; ")}`);
     return detail;
   });
 }
@@ -70,7 +78,9 @@ async function checkTransfers(db: Db, env: Env, chain: ChainClient): Promise<Che
     const stuck = await findStuckTransfers({ db, stuckAfterSeconds: env.TRANSFER_STUCK_AFTER_SECONDS });
     const waiting = await db.transfer.count({ where: { status: "waiting_for_funds" } });
     const problems = [
-      ...(stuck.count > 0 ? [describeStuckTransfers(stuck, env.TRANSFER_STUCK_AFTER_SECONDS)] : []),
+      ...(stuck.count > env.HEALTH_STUCK_TRANSFER_THRESHOLD
+        ? [`${describeStuckTransfers(stuck, env.TRANSFER_STUCK_AFTER_SECONDS)}${env.HEALTH_STUCK_TRANSFER_THRESHOLD > 0 ? `, over HEALTH_STUCK_TRANSFER_THRESHOLD (${env.HEALTH_STUCK_TRANSFER_THRESHOLD})` : ""}`]
+        : []),
       ...(waiting > 0 ? [`${waiting} waiting for the operations wallet to be topped up`] : []),
     ];
     // Gas is read from the chain; if it does not answer, the chain check already says so.

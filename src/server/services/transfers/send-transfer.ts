@@ -1,4 +1,5 @@
 import { log } from "~/server/log";
+import { withLogContext } from "~/server/log-context";
 import { keccak256, type Address, type Hex } from "viem";
 import { getEnv } from "~/env";
 import type { Db, DbTx } from "~/server/db";
@@ -44,12 +45,16 @@ export interface SendTransferOptions {
  *   chain that lost blocks) sends it back to broadcasting.
  */
 export async function sendTransfer({ db, chain, transferId, waitMs = 30_000 }: SendTransferOptions): Promise<TransferRow> {
-  let transfer = await db.transfer.findUnique({ where: { id: transferId } });
-  if (!transfer) throw new Error(`transfer ${transferId} not found`);
-  const signedNow = transfer.status === "pending" || transfer.status === "waiting_for_funds";
-  if (signedNow) transfer = await signAndBroadcast(db, chain, transfer);
-  if (transfer.status !== "sent") return transfer;
-  return followUntilFinal(db, chain, transfer, waitMs, signedNow);
+  const found = await db.transfer.findUnique({ where: { id: transferId } });
+  if (!found) throw new Error(`transfer ${transferId} not found`);
+  // Whatever this logs is about this transfer and its job, whoever called (a request, the runner).
+  return withLogContext({ transferId, jobId: found.jobId }, async () => {
+    let transfer = found;
+    const signedNow = transfer.status === "pending" || transfer.status === "waiting_for_funds";
+    if (signedNow) transfer = await signAndBroadcast(db, chain, transfer);
+    if (transfer.status !== "sent") return transfer;
+    return followUntilFinal(db, chain, transfer, waitMs, signedNow);
+  });
 }
 
 /** Every hash these bytes (or an earlier version with the same nonce) could be mined under. */
