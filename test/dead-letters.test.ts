@@ -108,8 +108,12 @@ describe("dead letters", () => {
     expect(sent).toBe(true);
     expect((await app.balanceOf(buyer.wallet!)) - before).toBe(3_000_000n);
     // The same pg-boss job ran it, to completion, and it is off the list; health is ok again.
-    const [job] = await app.db.$queryRaw<{ state: string }[]>`SELECT state::text AS state FROM pgboss.job WHERE id = ${deadLetterId}::uuid`;
-    expect(job?.state).toBe("completed");
+    // (pg-boss records the completion a moment after the handler returns.)
+    const state = await app.waitFor("the requeued job completed", async () => {
+      const [job] = await app.db.$queryRaw<{ state: string }[]>`SELECT state::text AS state FROM pgboss.job WHERE id = ${deadLetterId}::uuid`;
+      return job?.state === "completed" ? job.state : null;
+    });
+    expect(state).toBe("completed");
     expect((await app.api("GET", "/admin/dead-letters", { key: admin.apiKey })).body).toMatchObject({ total: 0, dead_letters: [] });
     expect((await app.api("GET", "/health")).body.checks.background_runner).toMatchObject({ ok: true });
 
