@@ -145,6 +145,10 @@ describe("the marketplace loop", () => {
     await app.mine(12);
     expect((await app.api("POST", `/jobs/${jobA}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh }, headers: { "Idempotency-Key": "fund-a" } })).status).toBe(200);
 
+    // The same deposit for the same job again (a retry whose first answer was lost) is that job, funded.
+    const again = await app.api("POST", `/jobs/${jobA}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh } });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ task_id: jobA, status: "funded", deposit_tx_hash: fresh.toLowerCase() });
     const reused = await app.api("POST", `/jobs/${jobB}/fund`, { key: buyer.apiKey, body: { tx_hash: fresh } });
     expect(reused.status).toBe(409);
     expect(reused.body.error.code).toBe("DEPOSIT_ALREADY_USED");

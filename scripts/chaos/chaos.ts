@@ -339,7 +339,7 @@ async function driveJob(ctx: { app: TestApp; call: Api; admin: Agent; buyer: Age
   const { app, call, admin, buyer, path, price, expected, tag } = ctx;
   const winners = path === "two_winners" ? 2 : 1;
   // Long enough to be funded through kills and chain faults, short enough to wait for.
-  const expirySeconds = path === "expiry" ? 30 : 3600;
+  const expirySeconds = path === "expiry" ? 90 : 3600;
   const created = await call("POST", "/jobs", {
     key: buyer.apiKey,
     idempotencyKey: `create-${tag}`,

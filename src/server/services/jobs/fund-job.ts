@@ -63,6 +63,9 @@ export async function fundJob({
   // Cheap checks before the chain is asked anything.
   const job = await db.$transaction((tx) => lockJob(tx, jobId));
   assertBuyer(job, actor, "fund it");
+  // Funding again with the deposit that funded it is answered as the first time was: a client
+  // whose first call was cut short (a crash before its answer) may safely ask again.
+  if (job.depositTxHash === hash) return { job, warnings: [] as string[] };
   if (job.status !== "open") {
     throw new AppError(job.status === "expired" ? "JOB_EXPIRED" : "JOB_NOT_OPEN", `Job is ${job.status}; only an open job can be funded`, { status: job.status });
   }
